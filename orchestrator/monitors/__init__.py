@@ -1,0 +1,1 @@
+"""Monitors: one module per kind of signal about a platform, registered in monitors.registry."""
