@@ -1,0 +1,129 @@
+"""Twilio SMS channel: exact payloads, segment counts, error classification, and sandbox sends."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr, ValidationError
+from twilio.base.exceptions import TwilioRestException
+
+from channels.base import Message
+from channels.twilio_sms import (
+    TwilioSmsChannel,
+    TwilioSmsConfig,
+    _transport_error,
+    build_payload,
+    classify,
+    count_segments,
+)
+from orchestrator.errors import (
+    AmbiguousDeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+
+SID = "AC" + "0" * 32
+SERVICE = "MG" + "1" * 32
+
+
+def config(**overrides) -> TwilioSmsConfig:
+    data = {"kind": "twilio", "account_sid": SecretStr(SID), "auth_token": SecretStr("token"),
+            "from": "+15005550006"}
+    data.update(overrides)
+    return TwilioSmsConfig.model_validate(data)
+
+
+def msg(body: str = "Facebook is down; we are on it.", to: str = "+15551230001",
+        key: str = "run1:step1:sms:+15551230001") -> Message:
+    return Message(idempotency_key=key, body=body, recipient=to)
+
+
+# -- build_payload ---------------------------------------------------------------------
+
+def test_payload_from_number():
+    assert build_payload(config(), msg()) == {
+        "to": "+15551230001", "body": "Facebook is down; we are on it.",
+        "from_": "+15005550006"}
+
+
+def test_payload_messaging_service_and_status_callback():
+    cfg = config(**{"from": None, "messaging_service_sid": SERVICE,
+                    "status_callback": "https://hooks.example.com/twilio/status"})
+    assert build_payload(cfg, msg(body="hi")) == {
+        "to": "+15551230001", "body": "hi", "messaging_service_sid": SERVICE,
+        "status_callback": "https://hooks.example.com/twilio/status"}
+
+
+def test_payload_needs_a_recipient():
+    with pytest.raises(ValueError, match="needs a recipient"):
+        build_payload(config(), Message(idempotency_key="k", body="hi"))
+
+
+def test_config_wants_exactly_one_sender():
+    with pytest.raises(ValidationError, match="exactly one of 'from'"):
+        config(messaging_service_sid=SERVICE)
+
+
+# -- segments --------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("body", "segments"), [
+    pytest.param("", 1, id="empty"),
+    pytest.param("a" * 160, 1, id="gsm-160"),
+    pytest.param("a" * 161, 2, id="gsm-161"),
+    pytest.param("a" * 306, 2, id="gsm-306"),
+    pytest.param("a" * 307, 3, id="gsm-307"),
+    pytest.param("€" * 80, 1, id="extension-chars-cost-two"),
+    pytest.param("€" * 81, 2, id="extension-161-units"),
+    pytest.param("ş" * 70, 1, id="ucs2-70"),
+    pytest.param("ş" * 71, 2, id="ucs2-71"),
+    pytest.param("😀" * 35, 1, id="astral-two-units-each"),
+    pytest.param("😀" * 36, 2, id="astral-72-units"),
+    pytest.param("x" * 1600, 11, id="max-body"),
+])
+def test_count_segments(body, segments):
+    assert count_segments(body) == segments
+
+
+# -- classification --------------------------------------------------------------------
+
+def rest_error(status: int, code: int | None) -> TwilioRestException:
+    return TwilioRestException(status, "/2010-04-01/Accounts/x/Messages.json", "boom", code,
+                               "POST")
+
+
+@pytest.mark.parametrize(("status", "code", "headers", "kind", "suppress", "wait"), [
+    pytest.param(429, 20429, {"Retry-After": "7"}, TransientDeliveryError, None, 7.0,
+                 id="429-retry-after"),
+    pytest.param(429, 20429, {}, TransientDeliveryError, None, None, id="429-bare"),
+    pytest.param(400, 20429, {}, TransientDeliveryError, None, None, id="code-20429"),
+    pytest.param(500, 20500, {}, TransientDeliveryError, None, None, id="500"),
+    pytest.param(503, 20503, {"Retry-After": "2"}, TransientDeliveryError, None, 2.0,
+                 id="503"),
+    pytest.param(400, 21211, {}, PermanentDeliveryError, False, None, id="invalid-number"),
+    pytest.param(400, 21610, {}, PermanentDeliveryError, True, None, id="opted-out"),
+    pytest.param(401, 20003, {}, PermanentDeliveryError, False, None, id="401"),
+    pytest.param(403, 20403, {}, PermanentDeliveryError, False, None, id="403"),
+])
+def test_classify(status, code, headers, kind, suppress, wait):
+    error = classify(rest_error(status, code), headers)
+    assert type(error) is kind
+    assert (error.status, error.code) == (status, code)
+    if kind is TransientDeliveryError:
+        assert error.retry_after == wait
+    else:
+        assert error.suppress is suppress
+
+
+@pytest.mark.parametrize(("method", "sent", "kind"), [
+    pytest.param("POST", True, AmbiguousDeliveryError, id="post-sent"),
+    pytest.param("POST", False, TransientDeliveryError, id="post-not-sent"),
+    pytest.param("GET", True, TransientDeliveryError, id="get-is-safe"),
+])
+def test_transport_errors(method, sent, kind):
+    assert type(_transport_error(TimeoutError(), method, sent)) is kind
+
+
+async def test_overlong_body_is_refused_before_any_request():
+    channel = TwilioSmsChannel("sms", config(base_url="http://127.0.0.1:9"))
+    with pytest.raises(PermanentDeliveryError, match="1601 characters"):
+        await channel.send(msg(body="x" * 1601))
+    await channel.aclose()
