@@ -18,6 +18,7 @@ BUILTIN: dict[str, str] = {
     "x": "channels.x:XChannel",
     "linkedin": "channels.linkedin:LinkedinChannel",
     "facebook": "channels.facebook:FacebookChannel",
+    "instagram": "channels.instagram:InstagramChannel",
     "slack": "channels.slack:SlackChannel",
     "discord": "channels.discord:DiscordChannel",
     "teams": "channels.teams:TeamsChannel",

@@ -29,6 +29,24 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+# The contracted usage of each command, shown by --help even before the command is built.
+USAGE: dict[str, str] = {
+    "run": "orchestrator run [-c CONFIG]",
+    "check": "orchestrator check [-c CONFIG] [--json]",
+    "plan": "orchestrator plan PLAYBOOK --platform P [--json]",
+    "trigger": "orchestrator trigger PLAYBOOK [--platform P] [--var k=v ...] [--dry-run]",
+    "incidents": "orchestrator incidents [list|show ID|resolve ID|update ID --message M] [--json]",
+    "approve": "orchestrator approve RUN_ID",
+    "posts": "orchestrator posts [list|add|import FILE|pause|resume] [--json]",
+    "contacts": "orchestrator contacts import FILE --audience A",
+    "outbox": "orchestrator outbox [list [--state S]|retry ID|--failed] [--json]",
+    "db": "orchestrator db [upgrade|current]",
+    "sandbox": "orchestrator sandbox [--port N]",
+    "status": "orchestrator status [--cluster] [--json]",
+    "demo": "orchestrator demo [--keep-running]",
+}
+
+
 class LazyGroup(click.Group):
     """A group that imports a subcommand's module only when that subcommand is invoked."""
 
@@ -42,7 +60,14 @@ class LazyGroup(click.Group):
         if ctx.resilient_parsing or _listing_only(ctx):
             # `orchestrator --help` needs only the one-line help: don't import anything.
             return click.Command(name, help=help_text, short_help=help_text)
-        module = importlib.import_module(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            # Contracted but not built yet: answer plainly instead of with a traceback.
+            from orchestrator.cli.common import not_available
+            return not_available(name, help_text, USAGE.get(name, ""))
         return getattr(module, attr)
 
 

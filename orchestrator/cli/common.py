@@ -52,12 +52,14 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
-def not_available(name: str, issue: str):
-    """A placeholder command that says plainly it is not built yet, and exits 2."""
+def not_available(name: str, help_text: str, usage: str):
+    """A contracted command that is not built yet: its --help shows the contract, running it
+    says so plainly and exits 2."""
 
-    @click.command(name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    @click.command(name, help=f"{help_text}\n\nUsage when built: {usage}\n\nNot available yet.",
+                   context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
     @config_option
     def command(config_path):
-        fail(f"'orchestrator {name}' is not available yet ({issue})", EXIT_USAGE)
+        fail(f"'orchestrator {name}' is not available yet in this version", EXIT_USAGE)
 
     return command

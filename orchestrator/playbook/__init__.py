@@ -1,0 +1,1 @@
+"""Playbooks: the YAML language (model), its loader and checks, templates, and the runner."""
