@@ -1,0 +1,144 @@
+"""SendGrid email channel: exact request bodies, call planning, classification, sandbox sends."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from pydantic import SecretStr
+
+from channels.base import Message
+from channels.sendgrid_email import (
+    SendgridEmailConfig,
+    build_payload,
+    classify,
+    list_unsubscribe,
+    plan_calls,
+)
+from orchestrator.errors import PermanentDeliveryError, TransientDeliveryError
+
+
+def config(**overrides) -> SendgridEmailConfig:
+    data = {"kind": "sendgrid", "api_key": SecretStr("SG.key"), "from": "status@example.com"}
+    data.update(overrides)
+    return SendgridEmailConfig.model_validate(data)
+
+
+def msg(n: int = 1, body: str = "Facebook is down.", **kw) -> Message:
+    kw.setdefault("subject", "Service update")
+    return Message(idempotency_key=f"k{n}", body=body, recipient=f"user{n}@example.com", **kw)
+
+
+def test_plain_text_payload():
+    assert build_payload(config(), [msg(1), msg(2)]) == {
+        "personalizations": [
+            {"to": [{"email": "user1@example.com"}], "subject": "Service update",
+             "custom_args": {"idempotency_key": "k1"}},
+            {"to": [{"email": "user2@example.com"}], "subject": "Service update",
+             "custom_args": {"idempotency_key": "k2"}},
+        ],
+        "from": {"email": "status@example.com"},
+        "content": [{"type": "text/plain", "value": "Facebook is down."}],
+    }
+
+
+def test_full_payload_with_html_asm_unsubscribe_categories_batch():
+    cfg = config(from_name="Acme Status", reply_to="help@example.com", asm_group_id=42,
+                 categories=["outage", "meta"], unsubscribe_url="https://example.com/u",
+                 unsubscribe_mailto="unsub@example.com")
+    message = msg(1, html="<p>Facebook is down.</p>", metadata={"batch_id": "B1"})
+    assert build_payload(cfg, [message]) == {
+        "personalizations": [
+            {"to": [{"email": "user1@example.com"}], "subject": "Service update",
+             "custom_args": {"idempotency_key": "k1"}},
+        ],
+        "from": {"email": "status@example.com", "name": "Acme Status"},
+        "reply_to": {"email": "help@example.com"},
+        "content": [{"type": "text/plain", "value": "Facebook is down."},
+                    {"type": "text/html", "value": "<p>Facebook is down.</p>"}],
+        "asm": {"group_id": 42},
+        "headers": {"List-Unsubscribe": "<mailto:unsub@example.com>, <https://example.com/u>",
+                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        "categories": ["outage", "meta"],
+        "batch_id": "B1",
+    }
+
+
+def test_template_payload_carries_dynamic_data_and_personal_unsubscribe():
+    cfg = config(template_id="d-123")
+    message = msg(1, body="Body one", metadata={
+        "template_data": {"name": "Ada"}, "unsubscribe_url": "https://example.com/u/abc"})
+    assert build_payload(cfg, [message]) == {
+        "personalizations": [{
+            "to": [{"email": "user1@example.com"}],
+            "dynamic_template_data": {"subject": "Service update", "body": "Body one",
+                                      "name": "Ada"},
+            "headers": {"List-Unsubscribe": "<https://example.com/u/abc>",
+                        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+            "custom_args": {"idempotency_key": "k1"},
+        }],
+        "from": {"email": "status@example.com"},
+        "template_id": "d-123",
+    }
+
+
+def test_subject_defaults_to_the_first_line():
+    message = Message(idempotency_key="k", body="We are back.\nDetails follow.",
+                      recipient="a@example.com")
+    assert build_payload(config(), [message])["personalizations"][0]["subject"] == "We are back."
+
+
+@pytest.mark.parametrize(("url", "mailto", "expected"), [
+    pytest.param(None, None, {}, id="none"),
+    pytest.param(None, "u@example.com", {"List-Unsubscribe": "<mailto:u@example.com>"},
+                 id="mailto-only-no-one-click"),
+    pytest.param("https://e.com/u", None,
+                 {"List-Unsubscribe": "<https://e.com/u>",
+                  "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}, id="url"),
+])
+def test_list_unsubscribe(url, mailto, expected):
+    assert list_unsubscribe(url, mailto) == expected
+
+
+def test_plan_calls_chunks_by_1000():
+    messages = [msg(i) for i in range(2500)]
+    assert [len(c) for c in plan_calls(config(), messages)] == [1000, 1000, 500]
+
+
+def test_plan_calls_groups_by_content_in_first_seen_order():
+    messages = [msg(0, body="A"), msg(1, body="B"), msg(2, body="A"),
+                msg(3, body="A", metadata={"batch_id": "X"})]
+    assert plan_calls(config(), messages) == [[0, 2], [1], [3]]
+
+
+def test_template_calls_ignore_body_differences():
+    messages = [msg(0, body="A"), msg(1, body="B")]
+    assert plan_calls(config(template_id="d-1"), messages) == [[0, 1]]
+
+
+def test_build_payload_refuses_mixed_content_and_oversize_calls():
+    with pytest.raises(ValueError, match="must share"):
+        build_payload(config(), [msg(0, body="A"), msg(1, body="B")])
+    with pytest.raises(ValueError, match="1 to 1000"):
+        build_payload(config(), [msg(i) for i in range(1001)])
+
+
+def test_classify_429_waits_for_the_reset():
+    reset = int(time.time()) + 30
+    error = classify(429, {"X-RateLimit-Reset": str(reset)}, b'{"errors":[]}')
+    assert isinstance(error, TransientDeliveryError)
+    assert 28 <= error.retry_after <= 30
+
+
+@pytest.mark.parametrize(("status", "kind"), [
+    pytest.param(500, TransientDeliveryError, id="500"),
+    pytest.param(503, TransientDeliveryError, id="503"),
+    pytest.param(400, PermanentDeliveryError, id="400"),
+    pytest.param(401, PermanentDeliveryError, id="401"),
+    pytest.param(403, PermanentDeliveryError, id="403"),
+])
+def test_classify(status, kind):
+    error = classify(status, {}, b'{"errors":[{"message":"nope"}]}')
+    assert type(error) is kind
+    assert error.status == status
+    assert "nope" in error.body
