@@ -1,0 +1,120 @@
+"""Shared plumbing for channels that speak HTTP through httpx: client ownership, sending, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from channels.base import ChannelConfig, Delivery, Message
+from channels.http import raise_for_status
+from orchestrator import __version__
+from orchestrator.errors import (
+    AmbiguousDeliveryError,
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+
+USER_AGENT = f"outage-orchestrator/{__version__}"
+
+# Failures before any byte of the request left this machine: resending is safe.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+# Failures after the request was (maybe wholly) written: the provider may have accepted it.
+_MAYBE_SENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+def join_url(base: str, path: str) -> str:
+    """`base` (no trailing slash needed) followed by `path`, keeping any path prefix of `base`."""
+    return base.rstrip("/") + "/" + path.lstrip("/")
+
+
+def rebase(url: str, base_url: str | None) -> str:
+    """Point a full provider URL (a webhook) at `base_url`, keeping its path and query."""
+    if base_url is None:
+        return url
+    parts = urlsplit(url)
+    tail = parts.path + (f"?{parts.query}" if parts.query else "")
+    return join_url(base_url, tail)
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The response's JSON, or None when the body is not JSON (an HTML error page, say)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+async def send_request(client: httpx.AsyncClient, request: httpx.Request, provider: str,
+                       timeout: float) -> httpx.Response:
+    """Send one request; raise a classified DeliveryError for a transport failure or a non-2xx."""
+    request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
+    try:
+        response = await client.send(request)
+    except _NOT_SENT as exc:
+        raise TransientDeliveryError(
+            f"{provider}: could not connect ({type(exc).__name__}); nothing was sent") from exc
+    except _MAYBE_SENT as exc:
+        raise AmbiguousDeliveryError(
+            f"{provider}: no answer after the request was sent ({type(exc).__name__}); "
+            "it may have been accepted") from exc
+    except httpx.UnsupportedProtocol as exc:
+        raise PermanentDeliveryError(f"{provider}: unusable URL ({exc})") from exc
+    except httpx.TransportError as exc:
+        raise TransientDeliveryError(f"{provider}: {type(exc).__name__}") from exc
+    raise_for_status(response.status_code, response.headers, response.text, provider)
+    return response
+
+
+class HttpChannel:
+    """Base of the httpx channels: owns its client unless given one, sends batches in turn."""
+
+    provider: ClassVar[str] = "provider"
+
+    def __init__(self, name: str, config: ChannelConfig, *, http: httpx.AsyncClient | None = None):
+        self.instance_name = name   # the config key; the class's `name` is the kind
+        self.config = config
+        self._owns_http = http is None
+        self.http = http if http is not None else httpx.AsyncClient(
+            timeout=config.timeout.total_seconds(), headers={"User-Agent": USER_AGENT})
+
+    async def send(self, message: Message) -> Delivery:
+        raise NotImplementedError
+
+    async def request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request` with this channel's timeout and error classification."""
+        request.headers.setdefault("User-Agent", USER_AGENT)
+        return await send_request(self.http, request, self.provider,
+                                  self.config.timeout.total_seconds())
+
+    async def send_batch(self, messages: Iterable[Message]) -> list[Delivery | DeliveryError]:
+        """Send each message in turn; a failure is returned in its place, never raised."""
+        results: list[Delivery | DeliveryError] = []
+        for message in messages:
+            try:
+                results.append(await self.send(message))
+            except DeliveryError as exc:
+                results.append(exc)
+        return results
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self.http.aclose()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.aclose()
+
+
+def check_length(body: str, limit: int | None, provider: str, unit: str = "characters",
+                 length: int | None = None) -> None:
+    """Refuse a body over the provider's limit before sending (the provider would refuse it too)."""
+    length = len(body) if length is None else length
+    if limit is not None and length > limit:
+        raise PermanentDeliveryError(
+            f"{provider}: message is {length} {unit}, over the limit of {limit}")
