@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import httpx
 from pydantic import Field
 
 from channels.base import Capabilities, ChannelConfig, Delivery, Message
+from channels.http import raise_for_status, retry_after
 from channels.transport import HttpChannel, check_length, join_url, json_body
 from orchestrator.errors import PermanentDeliveryError, TransientDeliveryError
 from orchestrator.models import Secret
@@ -40,20 +41,37 @@ def build_request(config: FacebookConfig, message: Message) -> httpx.Request:
     return httpx.Request("POST", url, data=build_payload(config, message))
 
 
-def reclassify(exc: PermanentDeliveryError) -> PermanentDeliveryError | TransientDeliveryError:
-    """Graph API errors say in their body whether they are throttling or transient."""
+def regain_after(headers: httpx.Headers) -> float | None:
+    """Seconds until access returns, from X-Business-Use-Case-Usage (given in minutes)."""
     try:
-        error = json.loads(exc.body or "").get("error")
-    except (ValueError, AttributeError):
-        return exc
-    if not isinstance(error, dict):
-        return exc
-    if error.get("is_transient") or error.get("code") in _THROTTLE_CODES:
-        return TransientDeliveryError(
-            f"facebook asked to retry later (code {error.get('code')})",
-            status=exc.status, code=error.get("code"), body=exc.body)
-    return PermanentDeliveryError(f"facebook refused the post: {error.get('message')}",
-                                  status=exc.status, code=error.get("code"), body=exc.body)
+        usage = json.loads(headers.get("x-business-use-case-usage", ""))
+        minutes = max(entry.get("estimated_time_to_regain_access", 0)
+                      for entries in usage.values() for entry in entries)
+    except (ValueError, AttributeError, TypeError):
+        return None
+    return float(minutes) * 60 if minutes else None
+
+
+def graph_error(response: httpx.Response) -> dict[str, Any] | None:
+    error = (json_body(response) or {}).get("error") if response.status_code >= 400 else None
+    return error if isinstance(error, dict) else None
+
+
+def classify(response: httpx.Response) -> None:
+    """Graph API errors say in their body whether they are throttling or transient, whatever
+    the HTTP status (throttling often arrives as 400 or 403)."""
+    error = graph_error(response)
+    if error is None:
+        raise_for_status(response.status_code, response.headers, response.text, "facebook")
+        return
+    code = error.get("code")
+    if error.get("is_transient") or code in _THROTTLE_CODES or response.status_code >= 500:
+        raise TransientDeliveryError(
+            f"facebook asked to retry later (code {code})", status=response.status_code,
+            code=code, body=response.text,
+            retry_after=regain_after(response.headers) or retry_after(response.headers))
+    raise PermanentDeliveryError(f"facebook refused the post: {error.get('message')}",
+                                 status=response.status_code, code=code, body=response.text)
 
 
 class FacebookChannel(HttpChannel):
@@ -65,12 +83,12 @@ class FacebookChannel(HttpChannel):
     config: FacebookConfig
 
     async def send(self, message: Message) -> Delivery:
-        try:
-            response = await self.request(build_request(self.config, message))
-        except PermanentDeliveryError as exc:
-            raise reclassify(exc) from exc
+        response = await self.request(build_request(self.config, message))
         data = json_body(response) or {}
         if "id" not in data:
             raise PermanentDeliveryError("facebook answered without a post id",
                                          status=response.status_code, body=response.text)
         return Delivery(provider_id=str(data["id"]))
+
+    def raise_for_response(self, response: httpx.Response) -> None:
+        classify(response)

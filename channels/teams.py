@@ -61,9 +61,11 @@ class TeamsChannel(HttpChannel):
     config: TeamsConfig
 
     async def send(self, message: Message) -> Delivery:
-        response = await self.request(build_request(self.config, message))
-        wrapped = _WRAPPED_ERROR.search(response.text)
-        if wrapped:
-            raise_for_status(int(wrapped.group(1)), response.headers, response.text, "teams")
+        await self.request(build_request(self.config, message))
         # Webhooks give no message id: "1" (connectors) or an empty 202 (Workflows).
         return Delivery(provider_id=None)
+
+    def raise_for_response(self, response: httpx.Response) -> None:
+        wrapped = _WRAPPED_ERROR.search(response.text) if response.status_code < 300 else None
+        status = int(wrapped.group(1)) if wrapped else response.status_code
+        raise_for_status(status, response.headers, response.text, "teams")

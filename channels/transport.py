@@ -50,7 +50,7 @@ def json_body(response: httpx.Response) -> Any:
 
 async def send_request(client: httpx.AsyncClient, request: httpx.Request, provider: str,
                        timeout: float) -> httpx.Response:
-    """Send one request; raise a classified DeliveryError for a transport failure or a non-2xx."""
+    """Send one request; raise a classified DeliveryError for a transport failure."""
     request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
     try:
         response = await client.send(request)
@@ -65,7 +65,6 @@ async def send_request(client: httpx.AsyncClient, request: httpx.Request, provid
         raise PermanentDeliveryError(f"{provider}: unusable URL ({exc})") from exc
     except httpx.TransportError as exc:
         raise TransientDeliveryError(f"{provider}: {type(exc).__name__}") from exc
-    raise_for_status(response.status_code, response.headers, response.text, provider)
     return response
 
 
@@ -87,8 +86,14 @@ class HttpChannel:
     async def request(self, request: httpx.Request) -> httpx.Response:
         """Send `request` with this channel's timeout and error classification."""
         request.headers.setdefault("User-Agent", USER_AGENT)
-        return await send_request(self.http, request, self.provider,
-                                  self.config.timeout.total_seconds())
+        response = await send_request(self.http, request, self.provider,
+                                      self.config.timeout.total_seconds())
+        self.raise_for_response(response)
+        return response
+
+    def raise_for_response(self, response: httpx.Response) -> None:
+        """Raise the classified error for a refused request; providers with quirks override."""
+        raise_for_status(response.status_code, response.headers, response.text, self.provider)
 
     async def send_batch(self, messages: Iterable[Message]) -> list[Delivery | DeliveryError]:
         """Send each message in turn; a failure is returned in its place, never raised."""

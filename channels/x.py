@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Iterable
@@ -14,11 +15,18 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 
 from channels.base import Capabilities, ChannelConfig, Delivery, Message
+from channels.graphemes import count_graphemes
 from channels.transport import HttpChannel, check_length, join_url, json_body
 from orchestrator.errors import PermanentDeliveryError
 from orchestrator.models import Secret
 
 DEFAULT_BASE_URL = "https://api.x.com"
+MAX_WEIGHT = 280
+# twitter-text v3: code points in these ranges weigh 1, everything else (CJK, emoji) 2,
+# and every URL weighs 23 whatever its length.
+_LIGHT = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
+_URL = re.compile(r"https?://\S+")
+_URL_WEIGHT = 23
 
 
 class XConfig(ChannelConfig):
@@ -28,6 +36,26 @@ class XConfig(ChannelConfig):
     access_token: Secret
     access_token_secret: Secret
     depends_on: list[str] = ["x"]
+
+
+def weighted_length(text: str) -> int:
+    """A tweet's length as X counts it (an emoji sequence is one cluster weighing 2)."""
+    weight = _URL_WEIGHT * len(_URL.findall(text))
+    for cluster in _clusters(_URL.sub("", text)):
+        point = ord(cluster[0])
+        weight += 1 if any(lo <= point <= hi for lo, hi in _LIGHT) else 2
+    return weight
+
+
+def _clusters(text: str) -> list[str]:
+    """Split into grapheme clusters by growing each while the count stays the same."""
+    clusters: list[str] = []
+    for ch in text:
+        if clusters and count_graphemes(clusters[-1] + ch) == 1:
+            clusters[-1] += ch
+        else:
+            clusters.append(ch)
+    return clusters
 
 
 def _enc(value: str) -> str:
@@ -80,7 +108,8 @@ def oauth1_header(method: str, url: str, *, consumer_key: str, consumer_secret: 
 
 def build_payload(config: XConfig, message: Message) -> dict[str, Any]:
     """The JSON body of `POST /2/tweets`."""
-    check_length(message.body, XChannel.capabilities.max_length, "x")
+    check_length(message.body, MAX_WEIGHT, "x", "weighted characters",
+                 weighted_length(message.body))
     payload: dict[str, Any] = {"text": message.body}
     if message.reply_to:
         payload["reply"] = {"in_reply_to_tweet_id": message.reply_to}
