@@ -14,12 +14,38 @@ from orchestrator.yamlsource import Source
 
 def validate(model: type[BaseModel], source: Source, path_prefix: Path = ()) -> Any:
     """Validate `source.data` as `model`; on failure add every error to source.problems."""
+    if not isinstance(source.data, dict):
+        found = "a list" if isinstance(source.data, list) else repr(source.data)
+        source.problem((), f"the file must be a mapping of keys such as "
+                       f"{', '.join(list(model.model_fields)[:3])}, ...; found {found}")
+        return None
+    refused = [p.path for p in source.problems]
+    before = len(source.problems)
     try:
         return model.model_validate(source.data)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             _add(model, source, error, path_prefix)
+        new = _without_noise(source.problems[before:], refused)
+        source.problems[before:] = new
         return None
+
+
+def _without_noise(problems: list[Problem], refused: list[Path]) -> list[Problem]:
+    """Drop errors that only restate another: a value we refused to read, or a required key
+    that is 'missing' because the user misspelt it (the unknown-key error already says so)."""
+    suggested = {(p.path[:-1], p.message.split("Did you mean ")[1].strip("'?"))
+                 for p in problems if "unknown key" in p.message and "Did you mean" in p.message}
+    kept = []
+    for problem in problems:
+        if any(r[:len(problem.path)] == problem.path for r in refused):
+            continue
+        if problem.message.startswith("missing required key "):
+            key = problem.message.removeprefix("missing required key ").strip("'")
+            if (problem.path, key) in suggested:
+                continue
+        kept.append(problem)
+    return kept
 
 
 def _data_path(data: Any, loc: tuple) -> Path:
@@ -52,8 +78,8 @@ def _add(model: type[BaseModel], source: Source, error: dict, prefix: Path) -> N
         allowed = _fields_at(model, loc[:-1])
         hint = suggest(str(key), allowed) if allowed else ""
         listing = f" (allowed: {', '.join(sorted(allowed))})" if allowed and not hint else ""
-        source.problem(path, f"unknown key {key!r}.{hint}{listing}".replace("'.(", "' (")
-                       .rstrip("."), key=True)
+        source.problem(path, f"unknown key {key!r}{'.' + hint if hint else ''}{listing}",
+                       key=True)
         return
     if kind == "missing":
         source.problem(path, f"missing required key {loc[-1]!r}")

@@ -24,7 +24,9 @@ def validate(paths: tuple[Path, ...], config_path: Path | None, as_json: bool) -
     from orchestrator.loader import validate_all
 
     config_file = resolve_config_path(config_path)
-    report = validate_all(config_file, list(paths) or None)
+    # The config may be named among PATHS too; it is checked once, as the config.
+    playbooks = [p for p in paths if p.resolve() != config_file.resolve()]
+    report = validate_all(config_file, playbooks or None)
     errors = len(report.errors)
     warnings = len(report.problems) - errors
     if as_json:

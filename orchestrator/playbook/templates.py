@@ -114,13 +114,19 @@ def check_template(source: str, var_names: frozenset[str], *, expression: bool =
                    tz_name: str = "UTC") -> list[TemplateIssue]:
     """Every load-time problem of one template (or `when:` expression); empty when it is sound."""
     env = environment(tz_name)
-    text = "{{ (" + source + ") }}" if expression else source
     try:
-        ast = env.parse(text)
+        if expression:
+            env.compile_expression(source)
+            ast = env.parse("{{ " + source + " }}")
+        else:
+            ast = env.parse(source)
         env.compile(ast)  # unknown filters and tests surface here
     except TemplateSyntaxError as exc:  # includes TemplateAssertionError
-        kind = "template error" if isinstance(exc, TemplateAssertionError) else "template syntax"
-        return [TemplateIssue(exc.lineno or 1, f"{kind}: {exc.message}")]
+        kind = "template error" if isinstance(exc, TemplateAssertionError) else (
+            "expression syntax" if expression else "template syntax")
+        message = (exc.message or "").replace("'end of template'", "end of expression"
+                                              if expression else "end of template")
+        return [TemplateIssue(exc.lineno or 1, f"{kind}: {message}")]
     from jinja2 import meta
     issues = []
     for name in sorted(meta.find_undeclared_variables(ast)):
