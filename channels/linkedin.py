@@ -35,10 +35,12 @@ def escape_little_text(text: str) -> str:
 
 def build_payload(config: LinkedinConfig, message: Message) -> dict[str, Any]:
     """The JSON body of `POST /rest/posts` for a public text post on the main feed."""
-    check_length(message.body, MAX_LENGTH, "linkedin")
+    commentary = escape_little_text(message.body)
+    # Checked after escaping: the limit applies to the field as sent, backslashes included.
+    check_length(commentary, MAX_LENGTH, "linkedin")
     return {
         "author": config.author,
-        "commentary": escape_little_text(message.body),
+        "commentary": commentary,
         "visibility": "PUBLIC",
         "distribution": {
             "feedDistribution": "MAIN_FEED",
