@@ -232,7 +232,7 @@ def _advance(track: MonitorTrack, obs: Observation, rule: _MonitorRule) -> Monit
                        else ("failure", rule.failure_threshold))
     if streak < threshold:
         return replace(track, streak=streak, failed_polls=0, last=obs)
-    polls = "poll" if streak == 1 else f"{streak} consecutive polls"
+    polls = "1 poll" if streak == 1 else f"{streak} consecutive polls"
     why = f"{seen} for {polls} ({kind} threshold {threshold})"
     if obs.reason:
         why += f": {obs.reason}"
