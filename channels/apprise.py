@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
@@ -33,6 +34,14 @@ def load_apprise() -> Any:
         raise PermanentDeliveryError(INSTALL_HINT) from None
 
 
+def _add(target: Any, url: str) -> bool:
+    with warnings.catch_warnings():
+        # Apprise loads its plugins on the first add(), and one imports the stdlib's
+        # deprecated `imghdr`: a warning about Apprise's code, not ours.
+        warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
+        return target.add(url)
+
+
 def build_notification(message: Message) -> dict[str, str]:
     """The keyword arguments of `Apprise.async_notify` for one message."""
     return {"body": message.body, "title": message.subject or ""}
@@ -59,7 +68,7 @@ class AppriseChannel:
             targets = []
             for index, url in enumerate(self.config.urls):
                 target = apprise.Apprise()
-                if not target.add(url.get_secret_value()):
+                if not _add(target, url.get_secret_value()):
                     # The URL itself is never shown: it usually embeds a token.
                     raise PermanentDeliveryError(
                         f"apprise: urls[{index}] is not a URL Apprise understands")
