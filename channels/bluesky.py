@@ -90,6 +90,8 @@ def refresh_request(config: BlueskyConfig, session: Session) -> httpx.Request:
 
 def reply_refs(parent: dict[str, Any]) -> dict[str, Any]:
     """The `reply` field for answering `parent` (a getRecord answer): same root, this parent."""
+    if not parent.get("uri") or not parent.get("cid"):
+        raise PermanentDeliveryError("bluesky: the post to reply to has no uri/cid")
     ref = {"uri": parent["uri"], "cid": parent["cid"]}
     root = (parent.get("value") or {}).get("reply", {}).get("root") or ref
     return {"root": root, "parent": ref}

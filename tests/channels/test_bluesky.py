@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -156,3 +159,39 @@ async def test_bad_password_is_permanent(sandbox):
     async with BlueskyChannel("bsky", config(sandbox.url)) as channel:
         with pytest.raises(PermanentDeliveryError):
             await channel.send(msg("hi"))
+
+
+async def test_concurrent_first_posts_log_in_once(sandbox):
+    async with BlueskyChannel("bsky", config(sandbox.url)) as channel:
+        await asyncio.gather(*(channel.send(msg(f"post {i}", key=f"k{i}")) for i in range(5)))
+    assert len(sandbox.requests(path_contains="createSession")) == 1
+    assert len(sandbox.app.records) == 5
+
+
+async def test_reply_names_parent_and_root():
+    # The sandbox has no getRecord, so this one exchange runs on an in-memory transport.
+    root = {"uri": "at://did:plc:me/app.bsky.feed.post/1", "cid": "c1"}
+    parent = {"uri": "at://did:plc:me/app.bsky.feed.post/2", "cid": "c2",
+              "value": {"text": "update 1", "reply": {"root": root, "parent": root}}}
+    created = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        method = request.url.path.rsplit("/", 1)[-1]
+        if method == "com.atproto.server.createSession":
+            return httpx.Response(200, json={"did": "did:plc:me", "accessJwt": "a",
+                                             "refreshJwt": "r"})
+        if method == "com.atproto.repo.getRecord":
+            assert dict(request.url.params) == {"repo": "did:plc:me",
+                                                "collection": "app.bsky.feed.post", "rkey": "2"}
+            return httpx.Response(200, json=parent)
+        created.append(json.loads(request.content))
+        return httpx.Response(200, json={"uri": "at://did:plc:me/app.bsky.feed.post/3",
+                                         "cid": "c3"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        channel = BlueskyChannel("bsky", config("http://pds.test"), http=http)
+        delivery = await channel.send(msg("update 2", reply_to=parent["uri"]))
+    assert created[0]["record"]["reply"] == {
+        "root": root, "parent": {"uri": parent["uri"], "cid": "c2"}}
+    assert delivery.provider_id == "at://did:plc:me/app.bsky.feed.post/3"
+    assert delivery.detail == {"cid": "c3"}

@@ -21,7 +21,7 @@ from channels.telegram import TelegramChannel
 from channels.transport import HttpChannel, join_url, rebase
 from channels.x import XChannel
 from orchestrator.errors import AmbiguousDeliveryError, TransientDeliveryError
-from orchestrator.sandbox import PROVIDERS
+from orchestrator.sandbox import PROVIDERS, Sandbox
 from tests.channels.providers import refused_url, serve
 
 S = SecretStr
@@ -94,3 +94,15 @@ async def test_connection_dropped_after_the_request_is_ambiguous():
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_every_channel_posts_through_the_combined_sandbox():
+    # One server with a path prefix per provider, as the demo runs it: base URLs with a
+    # path must keep that path.
+    with Sandbox() as sandbox:
+        for kind in CHANNELS:
+            async with make(kind, sandbox.base_url(kind)) as channel:
+                await channel.send(Message(idempotency_key=kind, body=f"hello {kind}"))
+        posted = {r.provider for r in sandbox.requests() if r.status is not None
+                  and r.status < 300 and "createSession" not in r.path}
+    assert posted == set(CHANNELS)
