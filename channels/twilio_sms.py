@@ -150,13 +150,16 @@ def _http_client_class() -> type:
         async def request(self, method, url, params=None, data=None, headers=None,
                           auth=None, timeout=None, allow_redirects=False):
             state = SimpleNamespace(sent=False)
+            headers = dict(headers or {})
+            if auth:
+                # aiohttp 3.14 deprecates BasicAuth objects (the SDK's own client uses them).
+                headers["Authorization"] = aiohttp.encode_basic_auth(*auth)
             kwargs = {"method": method.upper(), "url": url, "params": params, "data": data,
                       "headers": headers, "allow_redirects": allow_redirects}
             self.log_request(kwargs)
             try:
                 async with self.session.request(
-                        **kwargs, auth=aiohttp.BasicAuth(*auth) if auth else None,
-                        timeout=aiohttp.ClientTimeout(total=timeout or self.timeout),
+                        **kwargs, timeout=aiohttp.ClientTimeout(total=timeout or self.timeout),
                         trace_request_ctx=state) as response:
                     text = await response.text()
             except (TimeoutError, aiohttp.ClientError) as exc:
@@ -240,9 +243,11 @@ class TwilioSmsChannel:
         from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 
         day = since or (datetime.now(UTC) - timedelta(days=1)).date()
+        # Midnight UTC of that day: the OpenAPI document types DateSent> as a date-time.
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         try:
             found = await self._messages().list_async(
-                to=message.recipient, date_sent_after=day.isoformat(), page_size=100)
+                to=message.recipient, date_sent_after=start, page_size=100)
         except (TwilioRestException, TwilioServiceException) as exc:
             raise TransientDeliveryError(f"twilio: cannot reconcile ({exc.status})",
                                          status=exc.status) from exc

@@ -127,3 +127,125 @@ async def test_overlong_body_is_refused_before_any_request():
     with pytest.raises(PermanentDeliveryError, match="1601 characters"):
         await channel.send(msg(body="x" * 1601))
     await channel.aclose()
+
+
+# -- against the Twilio sandbox, through the real SDK ----------------------------------
+
+@pytest.fixture
+async def sms(sandbox, spec):
+    """An SMS channel aimed at the sandbox; every request it made must match the spec."""
+    channel = TwilioSmsChannel("sms", config(base_url=sandbox.base_url("twilio"),
+                                             timeout="2s"))
+    yield channel
+    await channel.aclose()
+    spec.check(sandbox.requests("twilio"))
+
+
+async def test_send_is_recorded_with_segments(sms, sandbox):
+    body = "Facebook is down. " * 10  # 180 GSM characters: two segments
+    delivery = await sms.send(msg(body=body))
+    [recorded] = sandbox.requests("twilio")
+    assert recorded.method == "POST"
+    assert recorded.path == f"/2010-04-01/Accounts/{SID}/Messages.json"
+    assert recorded.form == {"To": "+15551230001", "From": "+15005550006", "Body": body}
+    [stored] = sandbox.twilio.messages()
+    assert delivery.provider_id == stored["sid"]
+    assert delivery.status == "queued"
+    assert delivery.detail == {"num_segments": 2}
+
+
+async def test_messaging_service_and_status_callback(sandbox, spec):
+    channel = TwilioSmsChannel("sms", config(**{
+        "from": None, "messaging_service_sid": SERVICE,
+        "status_callback": "https://hooks.example.com/twilio/status",
+        "base_url": sandbox.base_url("twilio")}))
+    try:
+        delivery = await channel.send(msg(body="ş" * 71))
+    finally:
+        await channel.aclose()
+    [recorded] = sandbox.requests("twilio")
+    assert recorded.form["MessagingServiceSid"] == SERVICE
+    assert recorded.form["StatusCallback"] == "https://hooks.example.com/twilio/status"
+    assert "From" not in recorded.form
+    assert (delivery.status, delivery.detail) == ("accepted", {"num_segments": 2})
+    spec.check(sandbox.requests("twilio"))
+
+
+async def test_429_with_retry_after_is_transient(sms, sandbox):
+    sandbox.script.rate_limit("twilio", retry_after=3)
+    with pytest.raises(TransientDeliveryError) as caught:
+        await sms.send(msg())
+    assert (caught.value.status, caught.value.code, caught.value.retry_after) == (429, 20429, 3.0)
+    assert await sms.send(msg())  # a Twilio 429 is safe to retry: nothing was created
+
+
+async def test_bare_429_is_transient_without_a_wait(sms, sandbox):
+    sandbox.script.fail("twilio", 429)
+    with pytest.raises(TransientDeliveryError) as caught:
+        await sms.send(msg())
+    assert caught.value.retry_after is None
+    assert sandbox.twilio.messages() == []
+
+
+async def test_500_is_transient(sms, sandbox):
+    sandbox.script.fail("twilio", 500)
+    with pytest.raises(TransientDeliveryError):
+        await sms.send(msg())
+
+
+async def test_opted_out_is_permanent_suppress_after_one_request(sms, sandbox):
+    sandbox.script.reject("twilio", "+15551230009", OPTED_OUT_CODE)
+    with pytest.raises(PermanentDeliveryError) as caught:
+        await sms.send(msg(to="+15551230009"))
+    assert (caught.value.suppress, caught.value.code, caught.value.status) == (True, 21610, 400)
+    assert len(sandbox.requests("twilio")) == 1
+
+
+async def test_invalid_number_is_permanent(sms, sandbox):
+    sandbox.script.reject("twilio", "+15550000000", 21211)  # well-formed, not assignable
+    with pytest.raises(PermanentDeliveryError) as caught:
+        await sms.send(msg(to="+15550000000"))
+    assert (caught.value.code, caught.value.suppress) == (21211, False)
+
+
+async def test_accept_then_timeout_is_ambiguous_and_reconciled(sandbox, spec):
+    channel = TwilioSmsChannel("sms", config(base_url=sandbox.base_url("twilio"),
+                                             timeout="0.5s"))
+    sandbox.script.accept_then_timeout("twilio", 5, method="POST")
+    message = msg(body="We are on it (update 2).")
+    try:
+        with pytest.raises(AmbiguousDeliveryError):
+            await channel.send(message)
+        found = await channel.reconcile(message)
+        missing = await channel.reconcile(msg(body="never sent"))
+    finally:
+        await channel.aclose()
+    [stored] = sandbox.twilio.messages()
+    assert found is not None and found.provider_id == stored["sid"]
+    assert found.detail == {"num_segments": 1, "reconciled": True}
+    assert missing is None
+    lists = sandbox.requests("twilio", method="GET")
+    assert [r.query["To"] for r in lists] == ["+15551230001"] * 2
+    assert all("DateSent>" in r.query for r in lists)
+    spec.check(sandbox.requests("twilio"), response=False)
+
+
+async def test_connection_refused_is_transient(unused_tcp_port):
+    channel = TwilioSmsChannel("sms", config(base_url=f"http://127.0.0.1:{unused_tcp_port}"))
+    try:
+        with pytest.raises(TransientDeliveryError, match="not completed"):
+            await channel.send(msg())
+    finally:
+        await channel.aclose()
+
+
+async def test_send_batch_reports_each_outcome(sms, sandbox):
+    sandbox.script.reject("twilio", "+15551230003", OPTED_OUT_CODE)
+    messages = [msg(to=f"+1555123000{i}", key=f"k{i}") for i in range(6)]
+    outcomes = await sms.send_batch(messages)
+    assert [type(o).__name__ for o in outcomes] == (
+        ["Delivery"] * 3 + ["PermanentDeliveryError"] + ["Delivery"] * 2)
+    assert len(sandbox.twilio.messages()) == 5
+
+
+OPTED_OUT_CODE = 21610
