@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from orchestrator.durations import Duration
-from orchestrator.models import HttpUrl, Name, PlatformState, StrictModel, check_url
+from orchestrator.models import Name, PlatformState, StrictModel, check_url
 
 
 class MonitorConfig(StrictModel):
@@ -35,13 +35,14 @@ class MonitorConfig(StrictModel):
 class UrlMonitorConfig(MonitorConfig):
     """A monitor that polls a URL: private addresses are re-checked with `allow_private`."""
 
-    url: HttpUrl
+    url: str
     headers: dict[str, str] = {}
 
-    @model_validator(mode="after")
-    def _recheck_private(self):
-        check_url(self.url, allow_private=self.allow_private)
-        return self
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str, info: ValidationInfo) -> str:
+        # allow_private is declared (so validated) before url, which lets the error sit on url.
+        return check_url(value, allow_private=bool(info.data.get("allow_private")))
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from orchestrator.durations import Duration
-from orchestrator.models import HttpUrl, StrictModel, check_url
+from orchestrator.models import StrictModel, check_url
 from orchestrator.monitors.fetch import fetch
 
 # A canary only needs an answer, not a document: read little, follow nothing.
@@ -18,16 +18,16 @@ _CANARY_MAX_BYTES = 64 * 1024
 
 
 class CanaryConfig(StrictModel):
-    url: HttpUrl
+    allow_private: bool = False  # declared before url so url's check can read it
+    url: str
     name: str | None = None
     timeout: Duration = timedelta(seconds=5)
     expect_status: list[int] = Field(default=[200, 204, 301, 302])
-    allow_private: bool = False
 
-    @model_validator(mode="after")
-    def _recheck_private(self):
-        check_url(self.url, allow_private=self.allow_private)
-        return self
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str, info: ValidationInfo) -> str:
+        return check_url(value, allow_private=bool(info.data.get("allow_private")))
 
 
 @dataclass(frozen=True)

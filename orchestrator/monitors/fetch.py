@@ -17,14 +17,23 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from pydantic import Field
+
 from orchestrator import __version__
-from orchestrator.models import check_url
+from orchestrator.models import StrictModel, check_url
 
 MIB = 1024 * 1024
 DEFAULT_MAX_BYTES = 2 * MIB
 DEFAULT_MAX_REDIRECTS = 5
 USER_AGENT = f"outage-orchestrator/{__version__} (+status monitor)"
 _REDIRECTS = {301, 302, 303, 307, 308}
+
+
+class FetchLimits(StrictModel):
+    """Config keys for how much a poll may read and how many redirects it may follow."""
+
+    max_bytes: int = Field(default=DEFAULT_MAX_BYTES, ge=1024, le=64 * MIB)
+    max_redirects: int = Field(default=DEFAULT_MAX_REDIRECTS, ge=0, le=20)
 
 
 @dataclass(frozen=True)
@@ -210,9 +219,10 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 def _tls_detail(chain: list[BaseException]) -> str:
     for exc in chain:
-        reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None)
-        if reason:
-            return str(reason).lower().replace("_", " ")
+        if getattr(exc, "verify_message", None):
+            return f"certificate verify failed: {exc.verify_message}"
+        if getattr(exc, "reason", None):
+            return str(exc.reason).lower().replace("_", " ")
     return str(chain[-1])[:120] or type(chain[-1]).__name__
 
 
@@ -257,7 +267,8 @@ def decode_json(result: FetchResult) -> Any:
     except RecursionError:
         raise BadResponse("JSON nested too deeply") from None
     except json.JSONDecodeError as exc:
-        if exc.pos >= len(text.rstrip()):
+        # An unterminated string, or an error at the very end, means the body was cut off.
+        if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
             raise BadResponse(f"truncated JSON: the body ends at byte {len(body)} "
                               "in the middle of a value") from None
         raise BadResponse(f"invalid JSON at line {exc.lineno} column {exc.colno}: "

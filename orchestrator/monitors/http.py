@@ -19,15 +19,7 @@ from orchestrator.monitors.conditions import (
     evaluate,
     parse_condition,
 )
-from orchestrator.monitors.fetch import (
-    DEFAULT_MAX_BYTES,
-    DEFAULT_MAX_REDIRECTS,
-    MIB,
-    BadResponse,
-    FetchResult,
-    decode_json,
-    fetch,
-)
+from orchestrator.monitors.fetch import BadResponse, FetchLimits, FetchResult, decode_json, fetch
 from orchestrator.monitors.jsonpath import as_text, lookup, parse_path
 from orchestrator.monitors.observe import Clock, failed, observed, seconds, utcnow
 
@@ -35,13 +27,6 @@ log = logging.getLogger(__name__)
 
 ConditionText = Annotated[str, AfterValidator(check_condition)]
 JsonPath = Annotated[str, AfterValidator(check_path)]
-
-
-class FetchLimits(StrictModel):
-    """How much a poll may read and how many redirects it may follow."""
-
-    max_bytes: int = Field(default=DEFAULT_MAX_BYTES, ge=1024, le=64 * MIB)
-    max_redirects: int = Field(default=DEFAULT_MAX_REDIRECTS, ge=0, le=20)
 
 
 class StateFrom(StrictModel):
