@@ -7,15 +7,20 @@ import time
 import pytest
 from pydantic import SecretStr
 
-from channels.base import Message
+from channels.base import Delivery, Message
 from channels.sendgrid_email import (
+    SendgridEmailChannel,
     SendgridEmailConfig,
     build_payload,
     classify,
     list_unsubscribe,
     plan_calls,
 )
-from orchestrator.errors import PermanentDeliveryError, TransientDeliveryError
+from orchestrator.errors import (
+    AmbiguousDeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
 
 
 def config(**overrides) -> SendgridEmailConfig:
@@ -142,3 +147,89 @@ def test_classify(status, kind):
     assert type(error) is kind
     assert error.status == status
     assert "nope" in error.body
+
+
+# -- against the SendGrid sandbox, through the real SDK --------------------------------
+
+@pytest.fixture
+async def email(sandbox, spec):
+    """An email channel aimed at the sandbox; every request it made must match the spec."""
+    channel = SendgridEmailChannel("email", config(base_url=sandbox.base_url("sendgrid"),
+                                                   timeout="2s"))
+    yield channel
+    await channel.aclose()
+    spec.check(sandbox.requests("sendgrid"))
+
+
+async def test_2500_recipients_make_exactly_3_calls(email, sandbox):
+    messages = [msg(i) for i in range(2500)]
+    outcomes = await email.send_batch(messages)
+    calls = sandbox.requests("sendgrid", path_contains="/v3/mail/send")
+    assert len(calls) == 3
+    assert sorted(len(c.json["personalizations"]) for c in calls) == [500, 1000, 1000]
+    assert sorted(sandbox.sendgrid.recipients()) == sorted(m.recipient for m in messages)
+    ids = {mail["message_id"] for mail in sandbox.sendgrid.mails}
+    assert all(isinstance(o, Delivery) and o.provider_id in ids for o in outcomes)
+    assert outcomes[0].provider_id == outcomes[999].provider_id != outcomes[1000].provider_id
+    assert calls[0].headers["authorization"] == "Bearer SG.key"
+
+
+async def test_batch_id_and_one_click_unsubscribe_reach_sendgrid(sandbox, spec):
+    sandbox.sendgrid.batches.add("BATCH1")
+    channel = SendgridEmailChannel("email", config(
+        base_url=sandbox.base_url("sendgrid"), asm_group_id=7, categories=["outage"],
+        unsubscribe_url="https://example.com/u"))
+    delivery = await channel.send(msg(1, metadata={"batch_id": "BATCH1"}))
+    [call] = sandbox.requests("sendgrid")
+    assert call.json["batch_id"] == "BATCH1"
+    assert call.json["asm"] == {"group_id": 7}
+    assert call.json["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert delivery.provider_id == sandbox.sendgrid.mails[0]["message_id"]
+    spec.check(sandbox.requests("sendgrid"))
+
+
+async def test_429_is_transient_until_the_reset(email, sandbox):
+    sandbox.script.rate_limit("sendgrid", retry_after=20)
+    [outcome] = await email.send_batch([msg(1)])
+    assert isinstance(outcome, TransientDeliveryError)
+    assert outcome.status == 429
+    assert 18 <= outcome.retry_after <= 21
+    assert sandbox.sendgrid.mails == []
+
+
+@pytest.mark.parametrize(("status", "kind"), [
+    pytest.param(500, TransientDeliveryError, id="500"),
+    pytest.param(400, PermanentDeliveryError, id="400"),
+    pytest.param(401, PermanentDeliveryError, id="401"),
+    pytest.param(403, PermanentDeliveryError, id="403"),
+])
+async def test_scripted_failures(sandbox, status, kind):
+    channel = SendgridEmailChannel("email", config(base_url=sandbox.base_url("sendgrid")))
+    sandbox.script.fail("sendgrid", status)
+    with pytest.raises(kind):
+        await channel.send(msg(1))
+
+
+async def test_failed_call_fails_only_its_own_messages(email, sandbox):
+    sandbox.script.fail("sendgrid", 500)  # the first call only
+    messages = [msg(i) for i in range(1500)]
+    outcomes = await email.send_batch(messages)
+    failed = [i for i, o in enumerate(outcomes) if isinstance(o, TransientDeliveryError)]
+    assert len(failed) in (1000, 500)  # whichever call reached the sandbox first
+    assert len(sandbox.sendgrid.recipients()) == 1500 - len(failed)
+
+
+async def test_no_answer_after_sending_is_ambiguous(sandbox):
+    channel = SendgridEmailChannel("email", config(base_url=sandbox.base_url("sendgrid"),
+                                                   timeout="0.5s"))
+    sandbox.script.accept_then_timeout("sendgrid", 5)
+    with pytest.raises(AmbiguousDeliveryError):
+        await channel.send(msg(1))
+    assert len(sandbox.sendgrid.mails) == 1  # it was accepted: a resend would duplicate
+
+
+async def test_connection_refused_is_transient(unused_tcp_port):
+    channel = SendgridEmailChannel("email", config(
+        base_url=f"http://127.0.0.1:{unused_tcp_port}"))
+    with pytest.raises(TransientDeliveryError, match="not sent"):
+        await channel.send(msg(1))

@@ -16,7 +16,11 @@ from channels.webhook import (
     sign,
     verify_signature,
 )
-from orchestrator.errors import PermanentDeliveryError, TransientDeliveryError
+from orchestrator.errors import (
+    AmbiguousDeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
 
 NOW = 1_700_000_000
 
@@ -104,3 +108,54 @@ async def test_connection_refused_is_transient(unused_tcp_port):
     finally:
         await channel.aclose()
     assert isinstance(outcome, TransientDeliveryError)
+
+
+# -- against the sandbox's webhook receiver ---------------------------------------------
+
+def hook(sandbox, **overrides) -> WebhookChannel:
+    return WebhookChannel("hook", config(url=sandbox.base_url("webhook") + "/ops/in",
+                                         **overrides))
+
+
+async def test_signature_verifies_with_the_secret(sandbox):
+    channel = hook(sandbox, headers={"X-Team": "ops"})
+    message = Message(idempotency_key="run7:step2:hook", body="Facebook is down",
+                      metadata={"incident": 7})
+    try:
+        delivery = await channel.send(message)
+    finally:
+        await channel.aclose()
+    [received] = sandbox.webhook.received()
+    headers = received.headers
+    assert received.path == "/ops/in"
+    assert verify_signature("s3cret", headers["x-orchestrator-timestamp"], received.body,
+                            headers["x-orchestrator-signature"])
+    assert not verify_signature("other", headers["x-orchestrator-timestamp"], received.body,
+                                headers["x-orchestrator-signature"])
+    assert headers["idempotency-key"] == "run7:step2:hook"
+    assert headers["x-team"] == "ops"
+    assert received.json == {"id": "run7:step2:hook", "text": "Facebook is down",
+                             "metadata": {"incident": 7}}
+    assert delivery.detail == {"status": 200}
+
+
+async def test_receiver_5xx_is_transient_and_4xx_permanent(sandbox):
+    channel = hook(sandbox)
+    sandbox.script.fail("webhook", 503)
+    sandbox.script.fail("webhook", 404)
+    try:
+        outcomes = await channel.send_batch([MESSAGE, MESSAGE])
+    finally:
+        await channel.aclose()
+    assert [type(o) for o in outcomes] == [TransientDeliveryError, PermanentDeliveryError]
+
+
+async def test_no_answer_after_sending_is_ambiguous(sandbox):
+    channel = hook(sandbox, timeout="0.3s")
+    sandbox.script.accept_then_timeout("webhook", 5)
+    try:
+        with pytest.raises(AmbiguousDeliveryError):
+            await channel.send(MESSAGE)
+    finally:
+        await channel.aclose()
+    assert len(sandbox.webhook.received()) == 1
