@@ -94,9 +94,12 @@ class HttpMonitor:
                              max_redirects=c.max_redirects, allow_private=c.allow_private)
         if result.error:
             return failed(c, at, result.error, latency_ms=result.latency_ms)
-        if result.status is not None and result.status >= 500:
-            return failed(c, at, f"HTTP {result.status} from {c.url}",
-                          latency_ms=result.latency_ms, detail={"status": result.status})
+        status = result.status or 0
+        # A 5xx, or any non-2xx where a state must be read from the body, means the signal
+        # failed; otherwise the conditions judge the status like any other fact.
+        if status >= 500 or (c.state_from is not None and not 200 <= status < 300):
+            return failed(c, at, f"HTTP {status} from {c.url}",
+                          latency_ms=result.latency_ms, detail={"status": status})
         try:
             return self.judge(result, at)
         except Unreadable as exc:
