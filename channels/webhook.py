@@ -17,7 +17,7 @@ from pydantic import ValidationInfo, field_validator
 
 from channels.base import Capabilities, ChannelConfig, Delivery, Message
 from channels.http import raise_for_status
-from orchestrator.errors import AmbiguousDeliveryError, DeliveryError, TransientDeliveryError
+from orchestrator.errors import DeliveryError
 from orchestrator.models import Secret, check_url
 
 if TYPE_CHECKING:
@@ -115,17 +115,14 @@ class WebhookChannel:
     async def send(self, message: Message) -> Delivery:
         import httpx
 
+        from channels.transport import rebase, send_request  # both need httpx: load late
+
         body = encode(build_payload(self.config, message))
-        headers = build_headers(self.config, message, body)
-        try:
-            response = await self._client().post(
-                self.config.url, content=body, headers=headers,
-                timeout=self.config.timeout.total_seconds())
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TransientDeliveryError(f"webhook: request not sent ({exc!r})") from exc
-        except httpx.TransportError as exc:
-            # Read/write timeouts and dropped connections: the receiver may have acted.
-            raise AmbiguousDeliveryError(f"webhook: no answer after sending ({exc!r})") from exc
+        request = httpx.Request("POST", rebase(self.config.url, self.config.base_url),
+                                content=body, headers=build_headers(self.config, message, body))
+        # Connection failures come back Transient, no answer after sending Ambiguous.
+        response = await send_request(self._client(), request, "webhook",
+                                      self.config.timeout.total_seconds())
         raise_for_status(response.status_code, response.headers, response.text, "webhook")
         return Delivery(provider_id=response.headers.get("x-request-id"), status="sent",
                         detail={"status": response.status_code})
