@@ -52,6 +52,33 @@ class FetchResult:
         return self.error is None
 
 
+@dataclass
+class Validators:
+    """ETag / Last-Modified from the last full answer, sent back for a conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        sent = {"If-None-Match": self.etag, "If-Modified-Since": self.last_modified}
+        return {k: v for k, v in sent.items() if v}
+
+    def remember(self, result: FetchResult) -> None:
+        self.etag = result.headers.get("etag") or None
+        self.last_modified = result.headers.get("last-modified") or None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"etag": self.etag, "last_modified": self.last_modified}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Validators:
+        if not isinstance(data, Mapping):
+            return cls()
+        etag, modified = data.get("etag"), data.get("last_modified")
+        return cls(etag if isinstance(etag, str) else None,
+                   modified if isinstance(modified, str) else None)
+
+
 class BadResponse(Exception):
     """A response a monitor cannot read; its message is the short reason for the Observation."""
 

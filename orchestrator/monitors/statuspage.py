@@ -12,6 +12,7 @@ from orchestrator.monitors.base import MonitorConfig, Observation, UrlMonitorCon
 from orchestrator.monitors.fetch import (
     BadResponse,
     FetchLimits,
+    Validators,
     decode_json,
     expect_success,
     fetch,
@@ -45,20 +46,19 @@ class StatuspageMonitor:
     def __init__(self, config: StatuspageConfig, *, clock: Clock = utcnow):
         self.config = config
         self.clock = clock
-        self.etag: str | None = None
-        self.last_modified: str | None = None
+        self.validators = Validators()
         self.last: Reading | None = None
 
     async def check(self, client: Any) -> Observation:
         c, at = self.config, self.clock()
-        headers = {"Accept": "application/json", **c.headers, **self._validators()}
+        headers = {"Accept": "application/json", **c.headers, **self.validators.headers()}
         result = await fetch(client, c.url, headers=headers, timeout=seconds(c),
                              max_bytes=c.max_bytes, max_redirects=c.max_redirects,
                              allow_private=c.allow_private)
         latency = result.latency_ms
         if result.status == 304 and not result.error:
             if self.last is None:
-                self.etag = self.last_modified = None
+                self.validators = Validators()
                 return failed(c, at, "HTTP 304 but no earlier reading to repeat",
                               latency_ms=latency)
             return self._observation(self.last, at, latency, not_modified=True)
@@ -72,17 +72,8 @@ class StatuspageMonitor:
             return failed(c, at, f"unreadable Statuspage document: {type(exc).__name__}",
                           latency_ms=latency)
         self.last = reading
-        self.etag = result.headers.get("etag") or None
-        self.last_modified = result.headers.get("last-modified") or None
+        self.validators.remember(result)
         return self._observation(reading, at, latency)
-
-    def _validators(self) -> dict[str, str]:
-        headers = {}
-        if self.etag:
-            headers["If-None-Match"] = self.etag
-        if self.last_modified:
-            headers["If-Modified-Since"] = self.last_modified
-        return headers
 
     def _observation(self, reading: Reading, at, latency: float,
                      not_modified: bool = False) -> Observation:
@@ -91,10 +82,7 @@ class StatuspageMonitor:
             maintenance = False
             state = "operational" if state == "maintenance" else state
         detail = dict(reading.detail)
-        if self.etag:
-            detail["etag"] = self.etag
-        if self.last_modified:
-            detail["last_modified"] = self.last_modified
+        detail.update((k, v) for k, v in self.validators.as_dict().items() if v)
         if not_modified:
             detail["not_modified"] = True
         return observed(self.config, at, state, reason=reading.reason, latency_ms=latency,
@@ -106,7 +94,7 @@ class StatuspageMonitor:
         if self.last is not None:
             last = {"state": self.last.state, "reason": self.last.reason,
                     "maintenance": self.last.maintenance, "detail": self.last.detail}
-        return {"etag": self.etag, "last_modified": self.last_modified, "last": last}
+        return {**self.validators.as_dict(), "last": last}
 
     def load_state(self, state: Mapping[str, Any]) -> None:
         """Restore `state_dict()` output; anything malformed is dropped, costing one full GET."""
@@ -115,8 +103,6 @@ class StatuspageMonitor:
             self.last = Reading(str(last["state"]), str(last.get("reason", "")),
                                 bool(last.get("maintenance")), dict(last.get("detail") or {}))
         except (TypeError, KeyError, ValueError, AttributeError):
-            self.etag = self.last_modified = self.last = None
+            self.validators, self.last = Validators(), None
             return
-        etag, modified = state.get("etag"), state.get("last_modified")
-        self.etag = etag if isinstance(etag, str) else None
-        self.last_modified = modified if isinstance(modified, str) else None
+        self.validators = Validators.from_dict(state)

@@ -202,7 +202,7 @@ async def test_state_survives_a_restart(serve, client):
     after = monitor(base + "/api/v2/summary.json")
     after.load_state(saved)
     obs = await after.check(client)
-    assert page.seen[-1]["If-None-Match"] == before.etag
+    assert page.seen[-1]["If-None-Match"] == before.validators.etag
     assert (obs.state, obs.detail["not_modified"]) == ("partial_outage", True)
 
 
