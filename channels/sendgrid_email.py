@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import json
+import re
 import urllib.error
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -25,6 +27,9 @@ if TYPE_CHECKING:
     from sendgrid import SendGridAPIClient
 
 MAX_PERSONALIZATIONS = 1000  # SendGrid's limit per mail send call
+# A 400 names one bad recipient at a time; after this many resends the rest fail with it.
+MAX_REFUSAL_ROUNDS = 4
+_BLAMED = re.compile(r"^personalizations\.(\d+)\.")
 DEFAULT_BASE_URL = "https://api.sendgrid.com"
 PROVIDER = "sendgrid"
 
@@ -137,6 +142,22 @@ def build_payload(config: SendgridEmailConfig, messages: Sequence[Message]) -> d
     return payload
 
 
+def refused_personalizations(status: int, body: bytes | str | None) -> set[int] | None:
+    """Positions a 400 blames (`personalizations.3.to.0.email`), or None if any error is
+    about the request as a whole."""
+    if status != 400:
+        return None
+    try:
+        errors = json.loads(body or b"")["errors"]
+        fields = [str(error.get("field") or "") for error in errors]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    matches = [_BLAMED.match(field) for field in fields]
+    if not matches or not all(matches):
+        return None
+    return {int(match.group(1)) for match in matches}
+
+
 def classify(status: int, headers: Mapping[str, str], body: bytes | str) -> DeliveryError:
     """The DeliveryError for a non-2xx mail send answer (429 waits for X-RateLimit-Reset)."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
@@ -173,44 +194,60 @@ class SendgridEmailChannel:
                 host=(self.config.base_url or DEFAULT_BASE_URL).rstrip("/"))
         return self._client
 
-    def _post(self, payload: dict[str, Any]) -> Delivery:
-        """One blocking mail send call; runs on a worker thread."""
+    def _post(self, payload: dict[str, Any]) -> tuple[Delivery | DeliveryError, set[int] | None]:
+        """One blocking mail send call (run on a worker thread): the outcome, and for a 400
+        the positions of the personalizations it blames."""
         from python_http_client.exceptions import HTTPError
 
         try:
             response = self._sdk().client.mail.send.post(
                 request_body=payload, timeout=self.config.timeout.total_seconds())
         except HTTPError as exc:
-            raise classify(exc.status_code, dict(exc.headers or {}), exc.body) from exc
+            # The full body (the error keeps a truncated copy) names the refused recipients.
+            return (classify(exc.status_code, dict(exc.headers or {}), exc.body),
+                    refused_personalizations(exc.status_code, exc.body))
         except urllib.error.URLError as exc:
             # urllib wraps failures while connecting or writing the request in URLError.
-            raise TransientDeliveryError(f"sendgrid: request not sent ({exc.reason})") from exc
+            return TransientDeliveryError(f"sendgrid: request not sent ({exc.reason})"), None
         except (OSError, http.client.HTTPException) as exc:
             # Anything later happened while waiting for the answer: the mail may be queued.
-            raise AmbiguousDeliveryError(
-                f"sendgrid: no answer after the request was sent ({type(exc).__name__})") from exc
+            return AmbiguousDeliveryError(
+                f"sendgrid: no answer after the request was sent ({type(exc).__name__})"), None
         return Delivery(provider_id=response.headers.get("X-Message-Id"), status="accepted",
-                        detail={"recipients_in_call": len(payload["personalizations"])})
+                        detail={"recipients_in_call": len(payload["personalizations"])}), None
 
-    async def _call(self, messages: list[Message]) -> Delivery | DeliveryError:
-        try:
-            payload = build_payload(self.config, messages)
-        except ValueError as exc:
-            return PermanentDeliveryError(f"sendgrid: cannot build the request: {exc}")
-        async with self._calls:
+    async def _call(self, messages: list[Message]) -> list[Delivery | DeliveryError]:
+        """Send one planned call; a 400 that blames some recipients is resent without them."""
+        results: list[Delivery | DeliveryError | None] = [None] * len(messages)
+        pending = list(range(len(messages)))
+        for _ in range(MAX_REFUSAL_ROUNDS):
             try:
+                payload = build_payload(self.config, [messages[i] for i in pending])
+            except ValueError as exc:
+                outcome = PermanentDeliveryError(f"sendgrid: cannot build the request: {exc}")
+                break
+            async with self._calls:
                 # The SDK is synchronous (urllib); a thread keeps the event loop free.
-                return await asyncio.to_thread(self._post, payload)
-            except DeliveryError as exc:
-                return exc
+                outcome, blamed = await asyncio.to_thread(self._post, payload)
+            if not blamed or len(blamed) >= len(pending):
+                break
+            for position in sorted(blamed):
+                index = pending[position]
+                results[index] = PermanentDeliveryError(
+                    f"sendgrid refused {messages[index].recipient}", status=400,
+                    body=outcome.body)
+            pending = [index for position, index in enumerate(pending) if position not in blamed]
+        for index in pending:
+            results[index] = outcome
+        return results  # type: ignore[return-value]
 
     async def send_batch(self, messages: list[Message]) -> list[Delivery | DeliveryError]:
         """One API call per up to 1,000 messages sharing content; outcome per message."""
         calls = plan_calls(self.config, messages)
         outcomes = await asyncio.gather(*(self._call([messages[i] for i in c]) for c in calls))
         results: list[Delivery | DeliveryError | None] = [None] * len(messages)
-        for indices, outcome in zip(calls, outcomes, strict=True):
-            for index in indices:
+        for indices, call_outcomes in zip(calls, outcomes, strict=True):
+            for index, outcome in zip(indices, call_outcomes, strict=True):
                 results[index] = outcome
         return results  # type: ignore[return-value]
 

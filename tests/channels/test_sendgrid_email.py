@@ -15,6 +15,7 @@ from channels.sendgrid_email import (
     classify,
     list_unsubscribe,
     plan_calls,
+    refused_personalizations,
 )
 from orchestrator.errors import (
     AmbiguousDeliveryError,
@@ -128,6 +129,19 @@ def test_build_payload_refuses_mixed_content_and_oversize_calls():
         build_payload(config(), [msg(i) for i in range(1001)])
 
 
+@pytest.mark.parametrize(("status", "body", "expected"), [
+    pytest.param(400, b'{"errors":[{"field":"personalizations.3.to.0.email"},'
+                      b'{"field":"personalizations.7.to.0.email"}]}', {3, 7}, id="blamed"),
+    pytest.param(400, b'{"errors":[{"field":"personalizations.3.to.0.email"},'
+                      b'{"field":"from.email"}]}', None, id="whole-request-too"),
+    pytest.param(400, b'{"errors":[{"field":null}]}', None, id="no-field"),
+    pytest.param(400, b"<html>", None, id="not-json"),
+    pytest.param(401, b'{"errors":[{"field":"personalizations.1.to"}]}', None, id="not-400"),
+])
+def test_refused_personalizations(status, body, expected):
+    assert refused_personalizations(status, body) == expected
+
+
 def test_classify_429_waits_for_the_reset():
     reset = int(time.time()) + 30
     error = classify(429, {"X-RateLimit-Reset": str(reset)}, b'{"errors":[]}')
@@ -233,3 +247,20 @@ async def test_connection_refused_is_transient(unused_tcp_port):
         base_url=f"http://127.0.0.1:{unused_tcp_port}"))
     with pytest.raises(TransientDeliveryError, match="not sent"):
         await channel.send(msg(1))
+
+
+async def test_refused_recipients_fail_alone_and_the_rest_is_resent(sandbox):
+    # No spec check: the bad addresses are the point, and the spec refuses them too.
+    channel = SendgridEmailChannel("email", config(base_url=sandbox.base_url("sendgrid")))
+    messages = [msg(i) for i in range(5)]
+    messages[2] = Message(idempotency_key="k2", body=messages[0].body, subject="Service update",
+                          recipient="not-an-address")
+    messages[4] = Message(idempotency_key="k4", body=messages[0].body, subject="Service update",
+                          recipient="also bad")
+    outcomes = await channel.send_batch(messages)
+    assert [type(o).__name__ for o in outcomes] == [
+        "Delivery", "Delivery", "PermanentDeliveryError", "Delivery", "PermanentDeliveryError"]
+    assert "not-an-address" in str(outcomes[2])
+    assert len(sandbox.requests("sendgrid")) == 3  # one refused recipient named per 400
+    assert sandbox.sendgrid.recipients() == ["user0@example.com", "user1@example.com",
+                                             "user3@example.com"]
