@@ -212,12 +212,19 @@ class TwilioSmsChannel:
         if len(message.body) > MAX_BODY:
             raise PermanentDeliveryError(
                 f"SMS body is {len(message.body)} characters; Twilio takes at most {MAX_BODY}")
-        from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+        from twilio.base.exceptions import (
+            TwilioException,
+            TwilioRestException,
+            TwilioServiceException,
+        )
 
         try:
             created = await self._messages().create_async(**build_payload(self.config, message))
         except (TwilioRestException, TwilioServiceException) as exc:
             raise classify(exc, _last_headers.get()) from exc
+        except (TwilioException, ValueError) as exc:
+            # A 2xx we cannot read (cut-off JSON, an HTML page): the message may exist.
+            raise AmbiguousDeliveryError(f"twilio: unreadable answer ({exc!r:.200})") from exc
         return _delivery(created, message)
 
     async def send_batch(self, messages: list[Message]) -> list[Delivery | DeliveryError]:
@@ -244,7 +251,7 @@ class TwilioSmsChannel:
         UTC, so a send just before midnight is still found) and matches the body.
         Raises TransientDeliveryError when Twilio cannot be asked right now.
         """
-        from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+        from twilio.base.exceptions import TwilioException
 
         day = since or (datetime.now(UTC) - timedelta(days=1)).date()
         # Midnight UTC of that day: the OpenAPI document types DateSent> as a date-time.
@@ -252,9 +259,10 @@ class TwilioSmsChannel:
         try:
             found = await self._messages().list_async(
                 to=message.recipient, date_sent_after=start, page_size=100)
-        except (TwilioRestException, TwilioServiceException) as exc:
-            raise TransientDeliveryError(f"twilio: cannot reconcile ({exc.status})",
-                                         status=exc.status) from exc
+        except (TwilioException, ValueError) as exc:
+            status = getattr(exc, "status", None)
+            raise TransientDeliveryError(f"twilio: cannot reconcile ({exc!r:.200})",
+                                         status=status) from exc
         except DeliveryError as exc:
             raise TransientDeliveryError(f"twilio: cannot reconcile ({exc})") from exc
         for item in found:

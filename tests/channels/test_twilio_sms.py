@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import SecretStr, ValidationError
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 
 from channels.base import Message
 from channels.twilio_sms import (
@@ -111,6 +111,14 @@ def test_classify(status, code, headers, kind, suppress, wait):
         assert error.retry_after == wait
     else:
         assert error.suppress is suppress
+
+
+def test_classify_rfc9457_service_errors():
+    error = classify(TwilioServiceException(
+        "https://www.twilio.com/docs/errors/21610", "Unsubscribed recipient", 400, 21610,
+        detail="Attempt to send to unsubscribed recipient"))
+    assert type(error) is PermanentDeliveryError
+    assert (error.suppress, error.body) == (True, "Attempt to send to unsubscribed recipient")
 
 
 @pytest.mark.parametrize(("method", "sent", "kind"), [
@@ -230,6 +238,12 @@ async def test_accept_then_timeout_is_ambiguous_and_reconciled(sandbox, spec):
     spec.check(sandbox.requests("twilio"), response=False)
 
 
+async def test_reconcile_that_cannot_ask_is_transient(sms, sandbox):
+    sandbox.script.fail("twilio", 503, method="GET")
+    with pytest.raises(TransientDeliveryError, match="cannot reconcile"):
+        await sms.reconcile(msg())
+
+
 async def test_connection_refused_is_transient(unused_tcp_port):
     channel = TwilioSmsChannel("sms", config(base_url=f"http://127.0.0.1:{unused_tcp_port}"))
     try:
@@ -249,3 +263,15 @@ async def test_send_batch_reports_each_outcome(sms, sandbox):
 
 
 OPTED_OUT_CODE = 21610
+
+
+async def test_cut_off_answer_to_a_create_is_ambiguous(sandbox):
+    # No spec check: the cut-off answer is the point.
+    channel = TwilioSmsChannel("sms", config(base_url=sandbox.base_url("twilio")))
+    sandbox.script.truncated("twilio", path_contains="Messages.json")
+    try:
+        with pytest.raises(AmbiguousDeliveryError, match="unreadable"):
+            await channel.send(msg())
+    finally:
+        await channel.aclose()
+    assert len(sandbox.twilio.messages()) == 1
