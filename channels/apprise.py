@@ -8,11 +8,11 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
 
-import httpx
 from pydantic import Field
 
 from channels.base import Capabilities, ChannelConfig, Delivery, Message
 from orchestrator.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from orchestrator.lazy import httpx
 from orchestrator.models import Secret
 
 INSTALL_HINT = "the apprise channel needs the apprise package: pip install apprise"

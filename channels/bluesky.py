@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
-import httpx
-
 from channels.base import Capabilities, ChannelConfig, Delivery, Message
 from channels.graphemes import count_graphemes
 from channels.transport import HttpChannel, check_length, join_url, json_body
 from orchestrator.errors import PermanentDeliveryError
+from orchestrator.lazy import httpx
 from orchestrator.models import Secret
 
 DEFAULT_BASE_URL = "https://bsky.social"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar, Literal
 
-import httpx
 from pydantic import Field
 
 from channels.base import Capabilities, ChannelConfig, Delivery, Message
 from channels.http import raise_for_status, retry_after
 from channels.transport import HttpChannel, check_length, join_url, json_body
 from orchestrator.errors import PermanentDeliveryError, TransientDeliveryError
+from orchestrator.lazy import httpx
 from orchestrator.models import Secret
 
 DEFAULT_BASE_URL = "https://graph.facebook.com"

@@ -1,11 +1,11 @@
-"""Turns a provider's HTTP answer into a Delivery or a classified DeliveryError, for every channel."""
+"""Turns a provider's HTTP answer into a classified DeliveryError, for every channel."""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -31,12 +31,13 @@ def _seconds_until(value: str, now: float) -> float | None:
         except (ValueError, TypeError):
             continue
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         return max(0.0, moment.timestamp() - now)
     return None
 
 
-def retry_after(headers: Mapping[str, str], body: Any = None, now: float | None = None) -> float | None:
+def retry_after(headers: Mapping[str, str], body: Any = None,
+                now: float | None = None) -> float | None:
     """The provider's stated wait in seconds, from headers or a JSON body (`retry_after`)."""
     now = time.time() if now is None else now
     lowered = {k.lower(): v for k, v in headers.items()}

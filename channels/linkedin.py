@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, Literal
 
-import httpx
 from pydantic import Field
 
 from channels.base import Capabilities, ChannelConfig, Delivery, Message
 from channels.transport import HttpChannel, check_length, join_url
 from orchestrator.errors import PermanentDeliveryError
+from orchestrator.lazy import httpx
 from orchestrator.models import Secret
 
 DEFAULT_BASE_URL = "https://api.linkedin.com"

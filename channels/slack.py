@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-import httpx
-
 from channels.base import Capabilities, ChannelConfig, Delivery, Message
 from channels.transport import HttpChannel, check_length, rebase
 from orchestrator.errors import PermanentDeliveryError
+from orchestrator.lazy import httpx
 from orchestrator.models import Secret
 
 MAX_LENGTH = 40000

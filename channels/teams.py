@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, Literal
 
-import httpx
-
 from channels.base import Capabilities, ChannelConfig, Delivery, Message
 from channels.http import raise_for_status
 from channels.transport import HttpChannel, check_length, rebase
+from orchestrator.lazy import httpx
 from orchestrator.models import Secret
 
 MAX_LENGTH = 28000

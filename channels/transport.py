@@ -6,8 +6,6 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import httpx
-
 from channels.base import ChannelConfig, Delivery, Message
 from channels.http import raise_for_status
 from orchestrator import __version__
@@ -17,13 +15,19 @@ from orchestrator.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from orchestrator.lazy import httpx
 
 USER_AGENT = f"outage-orchestrator/{__version__}"
 
-# Failures before any byte of the request left this machine: resending is safe.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
-# Failures after the request was (maybe wholly) written: the provider may have accepted it.
-_MAYBE_SENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+def _not_sent() -> tuple[type[Exception], ...]:
+    """Failures before any byte of the request left this machine: resending is safe."""
+    return (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+
+
+def _maybe_sent() -> tuple[type[Exception], ...]:
+    """Failures after the request was (maybe wholly) written: the provider may have it."""
+    return (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
 def join_url(base: str, path: str) -> str:
@@ -54,10 +58,10 @@ async def send_request(client: httpx.AsyncClient, request: httpx.Request, provid
     request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
     try:
         response = await client.send(request)
-    except _NOT_SENT as exc:
+    except _not_sent() as exc:
         raise TransientDeliveryError(
             f"{provider}: could not connect ({type(exc).__name__}); nothing was sent") from exc
-    except _MAYBE_SENT as exc:
+    except _maybe_sent() as exc:
         raise AmbiguousDeliveryError(
             f"{provider}: no answer after the request was sent ({type(exc).__name__}); "
             "it may have been accepted") from exc

@@ -12,12 +12,11 @@ from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import httpx
-
 from channels.base import Capabilities, ChannelConfig, Delivery, Message
 from channels.graphemes import count_graphemes
 from channels.transport import HttpChannel, check_length, join_url, json_body
 from orchestrator.errors import PermanentDeliveryError
+from orchestrator.lazy import httpx
 from orchestrator.models import Secret
 
 DEFAULT_BASE_URL = "https://api.x.com"

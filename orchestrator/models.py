@@ -17,7 +17,8 @@ PLATFORM_STATES: tuple[str, ...] = PlatformState.__args__  # type: ignore[attr-d
 class StrictModel(BaseModel):
     """Every config and playbook model: unknown keys are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              defer_build=True)
 
 
 class EnvStr(str):

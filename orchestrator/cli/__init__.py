@@ -12,20 +12,34 @@ from orchestrator import __version__
 # name -> (module, attribute, one-line help). Loading is deferred so `--help` and `validate`
 # never import the SDKs, SQL engines or the web stack.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "run": ("orchestrator.cli.run", "run", "Run the daemon: poll, detect, run playbooks, dispatch, serve HTTP."),
-    "validate": ("orchestrator.cli.validate", "validate", "Check config and playbooks; print every problem with file:line:col."),
-    "check": ("orchestrator.cli.check", "check", "Poll every monitor once and print each platform's state."),
-    "plan": ("orchestrator.cli.plan", "plan", "Dry run a playbook: what would pause, who would hear what. Sends nothing."),
-    "trigger": ("orchestrator.cli.trigger", "trigger", "Start a playbook by hand for an incident of your own."),
-    "incidents": ("orchestrator.cli.incidents", "incidents", "List, show, update and resolve incidents."),
-    "approve": ("orchestrator.cli.approve", "approve", "Approve a playbook run that is waiting at an approval step."),
-    "posts": ("orchestrator.cli.posts", "posts", "The content calendar: list, add, import, pause and resume posts."),
-    "contacts": ("orchestrator.cli.contacts", "contacts", "Import contacts into audiences."),
-    "outbox": ("orchestrator.cli.outbox", "outbox", "The delivery ledger: list messages and retry failed ones."),
-    "db": ("orchestrator.cli.db", "db", "Database migrations."),
-    "sandbox": ("orchestrator.cli.sandbox", "sandbox", "Run the local provider sandboxes on 127.0.0.1."),
-    "status": ("orchestrator.cli.status", "status", "Show this replica's (or the cluster's) status."),
-    "demo": ("orchestrator.cli.demo", "demo", "The whole story on this machine: an outage, the playbook, recovery."),
+    "run": ("orchestrator.cli.run", "run",
+           "Run the daemon: poll, detect, run playbooks, dispatch, serve HTTP."),
+    "validate": ("orchestrator.cli.validate", "validate",
+                "Check config and playbooks; print every problem with file:line:col."),
+    "check": ("orchestrator.cli.check", "check",
+             "Poll every monitor once and print each platform's state."),
+    "plan": ("orchestrator.cli.plan", "plan",
+            "Dry run a playbook: what would pause, who would hear what. Sends nothing."),
+    "trigger": ("orchestrator.cli.trigger", "trigger",
+               "Start a playbook by hand for an incident of your own."),
+    "incidents": ("orchestrator.cli.incidents", "incidents",
+                 "List, show, update and resolve incidents."),
+    "approve": ("orchestrator.cli.approve", "approve",
+               "Approve a playbook run that is waiting at an approval step."),
+    "posts": ("orchestrator.cli.posts", "posts",
+             "The content calendar: list, add, import, pause and resume posts."),
+    "contacts": ("orchestrator.cli.contacts", "contacts",
+                "Import contacts into audiences."),
+    "outbox": ("orchestrator.cli.outbox", "outbox",
+              "The delivery ledger: list messages and retry failed ones."),
+    "db": ("orchestrator.cli.db", "db",
+          "Database migrations."),
+    "sandbox": ("orchestrator.cli.sandbox", "sandbox",
+               "Run the local provider sandboxes on 127.0.0.1."),
+    "status": ("orchestrator.cli.status", "status",
+              "Show this replica's (or the cluster's) status."),
+    "demo": ("orchestrator.cli.demo", "demo",
+            "The whole story on this machine: an outage, the playbook, recovery."),
 }
 
 
@@ -72,7 +86,8 @@ class LazyGroup(click.Group):
 
 
 def _listing_only(ctx: click.Context) -> bool:
-    return ctx.info_name is not None and ctx.invoked_subcommand is None and "--help" in sys.argv[1:2]
+    return (ctx.info_name is not None and ctx.invoked_subcommand is None
+            and "--help" in sys.argv[1:2])
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

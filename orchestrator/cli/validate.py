@@ -7,7 +7,12 @@ from pathlib import Path
 import click
 
 from orchestrator.cli.common import (
-    EXIT_OK, EXIT_PROBLEMS, config_option, json_option, print_json, resolve_config_path,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    config_option,
+    json_option,
+    print_json,
+    resolve_config_path,
 )
 
 

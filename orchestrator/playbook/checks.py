@@ -1,4 +1,4 @@
-"""Cross-checks a loaded playbook against the config: names exist, capabilities fit, templates compile."""
+"""Cross-checks a playbook against the config: names exist, capabilities fit, templates compile."""
 
 from __future__ import annotations
 
@@ -107,13 +107,7 @@ class PlaybookChecker:
         elif isinstance(step, PostStep):
             self._post(args_path, step.post)
         elif isinstance(step, PausePostsStep | ResumePostsStep):
-            args = getattr(step, kind)
-            for i, name in enumerate(args.channels):
-                self._exists((*args_path, "channels", i), "channel", name, self.config.channels)
-            for i, name in enumerate(args.platforms):
-                self._exists((*args_path, "platforms", i), "platform", name, self.config.platforms)
-            if isinstance(step, PausePostsStep):
-                self._template((*args_path, "reason"), step.pause_posts.reason)
+            self._selector(args_path, getattr(step, kind))
         elif isinstance(step, StatusPageStep):
             self._content(args_path, step.status_page, [])
         elif isinstance(step, ApprovalStep):
@@ -122,6 +116,14 @@ class PlaybookChecker:
             for key, value in step.webhook.json_body.items():
                 if isinstance(value, str):
                     self._template((*args_path, "json", key), value)
+
+    def _selector(self, path: Path, args: Any) -> None:
+        for i, name in enumerate(args.channels):
+            self._exists((*path, "channels", i), "channel", name, self.config.channels)
+        for i, name in enumerate(args.platforms):
+            self._exists((*path, "platforms", i), "platform", name, self.config.platforms)
+        if hasattr(args, "reason"):
+            self._template((*path, "reason"), args.reason)
 
     def _notify(self, path: Path, args: Any) -> None:
         targets = []
