@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import model_validator
 
+from orchestrator.models import PLATFORM_STATES
 from orchestrator.monitors.base import MonitorConfig, Observation, UrlMonitorConfig
 from orchestrator.monitors.fetch import (
     BadResponse,
@@ -100,6 +101,8 @@ class StatuspageMonitor:
         """Restore `state_dict()` output; anything malformed is dropped, costing one full GET."""
         last = state.get("last") if isinstance(state, Mapping) else None
         try:
+            if last["state"] not in PLATFORM_STATES:
+                raise ValueError(last["state"])
             self.last = Reading(str(last["state"]), str(last.get("reason", "")),
                                 bool(last.get("maintenance")), dict(last.get("detail") or {}))
         except (TypeError, KeyError, ValueError, AttributeError):
