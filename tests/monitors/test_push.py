@@ -82,7 +82,7 @@ async def test_state_survives_a_restart():
     saved = json.loads(json.dumps(first.state_dict()))
     second = push(components=["Database component"])
     second.load_state(saved)
-    assert await second.check(None).state == "maintenance"
+    assert (await second.check(None)).state == "maintenance"
     second.load_state({"last": {"state": "on fire", "at": "2017-12-26T08:00:00+00:00"}})
     assert second.last is None
 
