@@ -130,9 +130,9 @@ async def fetch(
                                                    resp_headers, allow_private)
     except TimeoutError:
         return _failed(current, started, f"timed out after {timeout:g}s", status)
-    except _TooLarge:
+    except _TooLarge as exc:
         return _failed(current, started, f"response body larger than {_size(max_bytes)}; "
-                       "stopped reading", status)
+                       "stopped reading", exc.status)
     except _Refused as exc:
         return _failed(current, started, str(exc), status)
     except Exception as exc:  # noqa: BLE001 - every transport error becomes a reason
@@ -146,7 +146,8 @@ def _failed(url: str, started: float, reason: str, status: int | None) -> FetchR
 
 
 class _TooLarge(Exception):
-    pass
+    def __init__(self, status: int):
+        self.status = status  # the server did answer: canaries count that
 
 
 class _Refused(Exception):
@@ -175,12 +176,12 @@ def _is_httpx(client: Any) -> bool:
 async def _send_aiohttp(session, verb, url, headers, payload, max_bytes):
     async with session.request(verb, url, headers=headers, data=payload,
                                allow_redirects=False) as resp:
-        _check_length(resp.headers.get("Content-Length"), max_bytes)
+        _check_length(resp.status, resp.headers.get("Content-Length"), max_bytes)
         chunks, size = [], 0
         async for chunk in resp.content.iter_chunked(64 * 1024):
             size += len(chunk)
             if size > max_bytes:
-                raise _TooLarge
+                raise _TooLarge(resp.status)
             chunks.append(chunk)
         names = {k.lower(): v for k, v in resp.headers.items()}
         return resp.status, names, b"".join(chunks)
@@ -189,20 +190,20 @@ async def _send_aiohttp(session, verb, url, headers, payload, max_bytes):
 async def _send_httpx(client, verb, url, headers, payload, max_bytes):
     async with client.stream(verb, url, headers=headers, content=payload,
                              follow_redirects=False) as resp:
-        _check_length(resp.headers.get("content-length"), max_bytes)
+        _check_length(resp.status_code, resp.headers.get("content-length"), max_bytes)
         chunks, size = [], 0
         async for chunk in resp.aiter_bytes():
             size += len(chunk)
             if size > max_bytes:
-                raise _TooLarge
+                raise _TooLarge(resp.status_code)
             chunks.append(chunk)
         names = {k.lower(): v for k, v in resp.headers.items()}
         return resp.status_code, names, b"".join(chunks)
 
 
-def _check_length(value: str | None, max_bytes: int) -> None:
+def _check_length(status: int, value: str | None, max_bytes: int) -> None:
     if value and value.strip().isdigit() and int(value) > max_bytes:
-        raise _TooLarge
+        raise _TooLarge(status)
 
 
 def _size(n: int) -> str:

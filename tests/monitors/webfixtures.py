@@ -30,7 +30,8 @@ def spec_bytes(name: str) -> bytes:
 
 
 async def _start(app: web.Application, ssl_context: ssl.SSLContext | None = None):
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # A short shutdown: handlers that hang on purpose must not hold up the teardown.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.2)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
     await site.start()
