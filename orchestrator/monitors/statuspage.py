@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from pydantic import model_validator
+from pydantic import ValidationInfo, field_validator
 
 from orchestrator.models import PLATFORM_STATES
 from orchestrator.monitors.base import MonitorConfig, Observation, UrlMonitorConfig
@@ -29,13 +29,14 @@ class StatuspageConfig(UrlMonitorConfig, FetchLimits):
     components: list[str] = []          # names (any case) or ids; empty means the whole page
     include_maintenance: bool = True    # report in-progress maintenance as maintenance
 
-    @model_validator(mode="after")
-    def _components_need_summary(self):
-        path = self.url.split("?", 1)[0].rstrip("/")
-        if self.components and path.endswith("/status.json"):
+    @field_validator("components")
+    @classmethod
+    def _components_need_summary(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        path = str(info.data.get("url", "")).split("?", 1)[0].rstrip("/")
+        if value and path.endswith("/status.json"):
             raise ValueError("status.json lists no components: use summary.json (or "
-                             "incidents/unresolved.json) to watch " + ", ".join(self.components))
-        return self
+                             "incidents/unresolved.json) to watch " + ", ".join(value))
+        return value
 
 
 class StatuspageMonitor:

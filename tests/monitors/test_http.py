@@ -116,3 +116,37 @@ def test_state_is_stateless_and_serialisable():
     monitor = http_monitor("https://x.example/")
     assert json.dumps(monitor.state_dict()) == "{}"
     monitor.load_state({"anything": 1})
+
+
+def test_config_errors_are_located_in_the_file(tmp_path):
+    from orchestrator.config import load_config
+    from orchestrator.errors import ConfigError
+
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "platforms: {x: {}}\n"
+        "monitors:\n"
+        "  - name: x-api\n"
+        "    platform: x\n"
+        "    kind: http\n"
+        "    url: https://api.x.example/health\n"
+        "    conditions:\n"
+        '      - "[STATUS] == 200"\n'
+        '      - "len([BODY].items) >"\n'
+        '    state_from: {path: "a..b", map: {ok: operational}}\n'
+        "  - {name: x-page, platform: x, kind: statuspage,\n"
+        "     url: https://s.example/api/v2/status.json, components: [API]}\n"
+        "  - {name: x-meta, platform: x, kind: http, url: http://169.254.169.254/}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    lines = [line.replace(str(path), "config.yaml") for line in str(info.value).splitlines()]
+    assert lines == [
+        "config.yaml:9:9: monitors[0].conditions[1]: expected a value after '>' at column 20 "
+        "of 'len([BODY].items) >'",
+        "config.yaml:10:24: monitors[0].state_from.path: expected a key name at column 3 of "
+        "path 'a..b', found '.'",
+        "config.yaml:12:61: monitors[1].components: status.json lists no components: use "
+        "summary.json (or incidents/unresolved.json) to watch API",
+        "config.yaml:13:50: monitors[2].url: 169.254.169.254 is a link-local, multicast or "
+        "unspecified address (cloud metadata lives there); set allow_private: true to use it",
+    ]
