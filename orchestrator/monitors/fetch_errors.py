@@ -23,6 +23,8 @@ def describe_error(exc: BaseException, url: str) -> str:
     if "ServerDisconnected" in names or "RemoteProtocolError" in names or \
             "ClientPayloadError" in names or "ContentLength" in names:
         return f"{host} closed the connection before the response was complete"
+    if "Timeout" in names:  # a client's own timeout (httpx's default is 5 s) came first
+        return f"timed out talking to {host}"
     if "InvalidURL" in names or "UnsupportedProtocol" in names:
         return f"invalid URL {url}"
     return f"request to {host} failed: {type(exc).__name__}: {str(exc)[:120]}".rstrip(": ")

@@ -86,3 +86,18 @@ def test_decode_json_reasons(body, content_type, reason):
 
 def test_decode_json_accepts_a_bom():
     assert decode_json(result(b'\xef\xbb\xbf{"a": 1}')) == {"a": 1}
+
+
+async def test_a_clients_own_shorter_timeout_is_a_reason_too(serve):
+    import asyncio
+
+    import httpx
+
+    async def hang(_request):
+        await asyncio.sleep(3)
+        return web.Response(text="late")
+
+    base = await serve({"/": hang})
+    async with httpx.AsyncClient(timeout=0.3) as client:
+        result = await fetch(client, f"{base}/", timeout=5)
+    assert result.error == "timed out talking to 127.0.0.1"
