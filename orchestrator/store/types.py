@@ -1,4 +1,4 @@
-"""Column types that behave the same on SQLite and PostgreSQL: aware UTC times and JSON documents."""
+"""Column types that act the same on SQLite and PostgreSQL: aware UTC times, JSON documents."""
 
 from __future__ import annotations
 
