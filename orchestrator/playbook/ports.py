@@ -69,11 +69,10 @@ class StoreAudiences:
     def __init__(self, engine: Any):
         self.engine = engine
 
-    def recipients(self, audience: str, channel_kind: str) -> list[Recipient]:
+    def recipients(self, audience: str, address_kind: str) -> list[Recipient]:
         from orchestrator.audiences import recipients
-        return [Recipient(address=r.address, contact_id=getattr(r, "contact_id", None),
-                          timezone=getattr(r, "timezone", None))
-                for r in recipients(self.engine, audience, channel_kind)]
+        return [Recipient(r.address, r.contact_id, r.timezone)
+                for r in recipients(self.engine, audience, address_kind)]
 
 
 # --- In-memory twins. ---
@@ -126,8 +125,8 @@ class MemoryAudiences:
     members: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
     suppressed: set[str] = field(default_factory=set)
 
-    def recipients(self, audience: str, channel_kind: str) -> list[Recipient]:
-        field_name = "phone" if channel_kind == "twilio" else "email"
+    def recipients(self, audience: str, address_kind: str) -> list[Recipient]:
+        field_name = "phone" if address_kind == "phone" else "email"
         out = []
         for contact in self.members.get(audience, ()):
             address = contact.get(field_name)

@@ -76,6 +76,17 @@ class Runner:
         self.effects = EffectApplier(engine, outbox=outbox, calendar=calendar, http=http,
                                      actor=actor)
 
+    @classmethod
+    def from_config(cls, engine: Engine, config: Any, playbooks: Mapping[str, Playbook], *,
+                    clock: Clock | None = None, actor: str = "runner") -> Runner:
+        """A runner on the store: the outbox table, the content calendar, stored audiences."""
+        from orchestrator.outbox import Outbox
+        from orchestrator.playbook.ports import PostsCalendar, StoreAudiences
+
+        return cls(engine, config, playbooks, outbox=Outbox(engine),
+                   calendar=PostsCalendar(engine, config), audiences=StoreAudiences(engine),
+                   clock=clock, actor=actor)
+
     # --- Entries for the daemon and the CLI. ---
 
     def handle(self, event: Any) -> list[int]:

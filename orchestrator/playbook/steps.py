@@ -34,9 +34,9 @@ class Recipient:
 
 
 class Audiences(Protocol):
-    """Who is in an audience, as addressed by a channel kind, with suppressions removed."""
+    """Who is in an audience, by address kind (phone|email), with suppressions removed."""
 
-    def recipients(self, audience: str, channel_kind: str) -> Sequence[Recipient]: ...
+    def recipients(self, audience: str, address_kind: str) -> Sequence[Recipient]: ...
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ def notify(inp: StepInput, args: Any) -> Effect:
     subject = render_text(inp, args.subject, "subject", channel) if args.subject else None
     if (reason := _too_long(inp.config, channel, body)) is not None:
         raise StepFailed(reason)
-    kind = inp.config.channels[channel].kind
+    kind = channel_class(inp.config.channels[channel].kind).capabilities.address or "email"
     rows = tuple(OutboxRow(
         idempotency_key=idempotency_key(inp.run_id, inp.step_key, channel, _who(r)),
         channel=channel, body=body,
