@@ -57,7 +57,12 @@ class Metrics:
         self.webhooks.labels(route, outcome).inc()
 
     def attach_store(self, engine: Engine, clock: Clock) -> None:
-        self.registry.register(StoreCollector(engine, clock))
+        """Read the store gauges from `engine` (replacing any store attached before)."""
+        previous = getattr(self, "_store", None)
+        if previous is not None:
+            self.registry.unregister(previous)
+        self._store = StoreCollector(engine, clock)
+        self.registry.register(self._store)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

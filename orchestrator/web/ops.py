@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from orchestrator.playbook.runner import RunnerError
 from orchestrator.web import queries
 from orchestrator.web.inbound import web
 from orchestrator.web.security import bearer, read_body, same_secret
@@ -36,16 +37,17 @@ class Selector(Body):
     platforms: list[str] = []
     campaigns: list[str] = []
     tags: list[str] = []
+    all: bool = Field(default=False, description="every post, whatever the lists say")
     by: str = Field(default="api", max_length=100, description="who asks (audit log)")
 
     @model_validator(mode="after")
     def _something(self):
-        if not (self.channels or self.platforms or self.campaigns or self.tags):
-            raise ValueError("name at least one of channels, platforms, campaigns or tags")
+        if not (self.all or self.channels or self.platforms or self.campaigns or self.tags):
+            raise ValueError("name channels, platforms, campaigns or tags (or all: true)")
         return self
 
-    def selector(self) -> dict[str, list[str]]:
-        return self.model_dump(include={"channels", "platforms", "campaigns", "tags"})
+    def selector(self) -> dict[str, Any]:
+        return self.model_dump(include={"channels", "platforms", "campaigns", "tags", "all"})
 
 
 class PauseBody(Selector):
@@ -54,6 +56,7 @@ class PauseBody(Selector):
 
 class ResumeBody(Selector):
     missed: Literal["publish_now", "next_slot", "skip", "hold"] = "next_slot"
+    run_id: int | None = Field(default=None, description="only posts this run paused")
 
 
 class ApproveBody(Body):
@@ -132,11 +135,12 @@ async def do_approve(state: WebState, run_id: int, by: str) -> Any:
     try:
         if state.runner is not None:
             result = await call_hook(state.runner.approve, run_id, by)
-            return jsonable(result) or {"run_id": run_id, "approved_by": by}
+            # The runner answers the run's state after carrying on from the approval.
+            return {"run_id": run_id, "approved_by": by, "state": jsonable(result)}
         return await run_in_threadpool(approve_run, state.engine, run_id, by, state.clock.now())
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from None
-    except ValueError as exc:
+    except (ValueError, RunnerError) as exc:
         raise HTTPException(409, str(exc)) from None
 
 
@@ -145,12 +149,13 @@ async def _calendar(request: Request, model: type[Selector], action: str) -> JSO
     body = await parse(request, model)
     if state.calendar is None:
         raise HTTPException(503, "no content calendar is wired into this process")
+    now = state.clock.now()
     if action == "pause":
-        result = await call_hook(state.calendar.pause, body.selector(), by=body.by,
-                                 reason=body.reason)
+        result = await call_hook(state.calendar.pause, body.selector(), reason=body.reason,
+                                 by=body.by, run_id=None, now=now)
     else:
         result = await call_hook(state.calendar.resume, body.selector(), missed=body.missed,
-                                 by=body.by)
+                                 by=body.by, run_id=body.run_id, now=now)
     return JSONResponse({"result": jsonable(result)})
 
 
@@ -172,8 +177,10 @@ async def trigger(request: Request) -> JSONResponse:
                                  platform=body.platform, vars=body.vars, by=body.by)
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from None
-    except ValueError as exc:
+    except (ValueError, RunnerError) as exc:
         raise HTTPException(422, str(exc)) from None
+    if isinstance(result, tuple) and len(result) == 2:  # Runner.trigger_manual's answer
+        result = {"incident_id": result[0], "run_id": result[1]}
     return JSONResponse({"result": jsonable(result)}, status_code=202)
 
 

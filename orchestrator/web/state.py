@@ -20,25 +20,17 @@ from orchestrator.config import Config
 if TYPE_CHECKING:
     from orchestrator.monitors.base import Observation
     from orchestrator.monitors.push import PushMonitor
+    from orchestrator.playbook.ports import Calendar
     from orchestrator.web.metrics import Metrics
 
 
 class Runner(Protocol):
-    """The playbook runner's operator actions (sync or async)."""
+    """The playbook runner's operator actions (orchestrator.playbook.runner.Runner fits)."""
 
     def approve(self, run_id: int, by: str) -> Any: ...
 
-    def trigger_manual(self, playbook: str, *, platform: str | None = None,
-                       vars: Mapping[str, str] | None = None, by: str = "api") -> Any: ...
-
-
-class Calendar(Protocol):
-    """The content calendar's pause and resume (sync or async); selectors are plain dicts of
-    channels, platforms, campaigns and tags."""
-
-    def pause(self, selector: Mapping[str, Any], *, by: str, reason: str) -> Any: ...
-
-    def resume(self, selector: Mapping[str, Any], *, missed: str, by: str) -> Any: ...
+    def trigger_manual(self, playbook: str, platform: str | None = None,
+                       vars: Mapping[str, Any] | None = None, *, by: str) -> Any: ...
 
 
 @dataclass
@@ -49,6 +41,7 @@ class WebState:
     config: Config
     clock: Clock = field(default_factory=SystemClock)
     runner: Runner | None = None
+    # The runner's calendar port (orchestrator.playbook.ports.PostsCalendar in the daemon).
     calendar: Calendar | None = None
     metrics: Metrics | None = None
     # Push monitors owned by the daemon (their remembered state feeds its polls).

@@ -46,9 +46,10 @@ def waiting_run(engine: Engine, incident_id: int, at: datetime,
             started_at=at).returning(playbook_runs.c.id)).scalar_one()
         conn.execute(insert(step_executions), [
             {"run_id": run_id, "phase": "on_start", "iteration": 0, "step_index": 0,
-             "kind": "pause_posts", "state": "done", "started_at": at, "finished_at": at},
+             "kind": "pause_posts", "state": "done", "started_at": at, "finished_at": at,
+             "reason": None},
             {"run_id": run_id, "phase": "on_start", "iteration": 0, "step_index": 1,
-             "kind": "approval", "state": "waiting", "started_at": at,
+             "kind": "approval", "state": "waiting", "started_at": at, "finished_at": None,
              "reason": "legal must approve the SMS"},
         ])
     return run_id
@@ -82,3 +83,27 @@ def snapshot(engine: Engine) -> dict[str, list[Any]]:
         return {table.name: [tuple(r) for r in conn.execute(
             select(table).order_by(*table.primary_key.columns))]
             for table in metadata.sorted_tables}
+
+
+DRILL = """\
+name: drill
+description: A drill that needs a person's go-ahead before it says anything in public
+templates:
+  note: "We are investigating reports of <trouble> & delays."
+on_start:
+  - approval: {message: "Publish the first note?", timeout: 30m, on_timeout: abort}
+  - status_page: {template: note, status: identified}
+"""
+
+
+def drill_runner(engine: Engine, config: Any, clock: Any, folder: Any) -> Any:
+    """The real runner with in-memory outbox, calendar and audiences, and the drill playbook."""
+    from orchestrator.loader import load_playbook
+    from orchestrator.playbook.ports import MemoryAudiences, MemoryCalendar, MemoryOutbox
+    from orchestrator.playbook.runner import Runner
+
+    path = folder / "drill.yaml"
+    path.write_text(DRILL)
+    playbook = load_playbook(path, config)
+    return Runner(engine, config, {"drill": playbook}, outbox=MemoryOutbox(),
+                  calendar=MemoryCalendar([]), audiences=MemoryAudiences({}), clock=clock)
