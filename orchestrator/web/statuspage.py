@@ -77,9 +77,10 @@ async def incidents_json(request: Request) -> JSONResponse:
 
 def feed_entries(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """One Atom entry per public update, newest first."""
-    entries = [{"incident": incident, "update": update}
+    # "note", not "update": Jinja would resolve entry.update to dict.update.
+    entries = [{"incident": incident, "note": update}
                for incident in doc["incidents"] for update in incident["incident_updates"]]
-    entries.sort(key=lambda e: (e["update"]["created_at"], e["update"]["id"]), reverse=True)
+    entries.sort(key=lambda e: (e["note"]["created_at"], int(e["note"]["id"])), reverse=True)
     return entries[:FEED_ENTRIES]
 
 
@@ -87,7 +88,7 @@ async def feed(request: Request) -> Response:
     state, base = web(request), _base(request)
     doc = await run_in_threadpool(document, state, base)
     entries = feed_entries(doc)
-    updated = entries[0]["update"]["created_at"] if entries else doc["page"]["updated_at"]
+    updated = entries[0]["note"]["created_at"] if entries else doc["page"]["updated_at"]
     xml = render("feed.atom", title=state.title, base=base, updated=updated, entries=entries)
     return Response(xml, media_type="application/atom+xml", headers=CACHE)
 
