@@ -45,19 +45,19 @@ PROVIDERS: dict[str, type[ProviderApp]] = {
 
 # How a client uses each base URL, for `orchestrator sandbox` and the index page.
 USAGE = {
-    "twilio": "twilio Client(...).api.base_url = {base}",
-    "sendgrid": "SendGridAPIClient(api_key, host='{base}')",
-    "mastodon": "instance URL {base}  (POST /api/v1/statuses)",
-    "bluesky": "PDS URL {base}  (/xrpc/com.atproto.server.createSession, ...createRecord)",
-    "x": "API base {base}  (POST /2/tweets, OAuth 1.0a)",
-    "linkedin": "API base {base}  (POST /rest/posts)",
-    "facebook": "Graph base {base}  (POST /v21.0/{{page_id}}/feed)",
-    "slack": "webhook URL {base}/services/T000/B000/XXXX",
-    "discord": "webhook URL {base}/api/webhooks/1/token?wait=true",
-    "teams": "webhook URL {base}/webhookb2/sandbox",
-    "telegram": "Bot API base {base}  (POST /bot{{token}}/sendMessage)",
-    "webhook": "any URL under {base}/",
-    "statuspage": "status pages {base}/{{page}}  (/api/v2/summary.json, ...)",
+    "twilio": "twilio: client.api.base_url = URL",
+    "sendgrid": "SendGridAPIClient(api_key, host=URL)",
+    "mastodon": "instance URL; POST /api/v1/statuses",
+    "bluesky": "PDS URL; /xrpc/com.atproto.server.createSession, .repo.createRecord",
+    "x": "API base; POST /2/tweets with OAuth 1.0a",
+    "linkedin": "API base; POST /rest/posts",
+    "facebook": "Graph base; POST /v21.0/{page_id}/feed",
+    "slack": "webhooks at URL/services/T000/B000/XXXX",
+    "discord": "webhooks at URL/api/webhooks/{id}/{token}?wait=true",
+    "teams": "webhooks at URL/webhookb2/...",
+    "telegram": "Bot API base; POST /bot{token}/sendMessage",
+    "webhook": "any URL/...; records body and headers",
+    "statuspage": "pages at URL/{page}/api/v2/summary.json",
 }
 
 
@@ -123,12 +123,9 @@ class Sandbox:
         for provider in self.providers.values():
             provider.reset()
 
-    def usage(self) -> dict[str, str]:
-        return {name: USAGE[name].format(base=self.base_url(name)) for name in self.providers}
-
     async def _index(self, request: Request) -> JSONResponse:
         return JSONResponse({"providers": {n: self.base_url(n) for n in self.providers},
-                             "usage": self.usage()})
+                             "usage": USAGE})
 
     def start(self) -> Sandbox:
         self.server.start()

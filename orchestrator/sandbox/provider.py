@@ -123,9 +123,7 @@ class ProviderApp:
                 log.exception("%s sandbox failed on %s %s", self.name, record.method, record.path)
                 record.status = 500
                 raise
-            record.status = response.status_code
-            record.response_headers = {k.lower(): v for k, v in response.headers.items()}
-            record.response_body = bytes(getattr(response, "body", b""))
+            _note(record, response)
             return response
 
         return endpoint
@@ -145,7 +143,7 @@ class ProviderApp:
         if outcome.kind == "truncated":
             return _truncate(response)
         # accept_then_timeout: the work is done and recorded; only the answer is late.
-        record.status = response.status_code
+        _note(record, response)
         await self.harness.pause(outcome.seconds)
         return response
 
@@ -157,6 +155,12 @@ class ProviderApp:
         for key, value in outcome.headers.items():
             response.headers[key] = value
         return response
+
+
+def _note(record: RecordedRequest, response: Response) -> None:
+    record.response_headers = {k.lower(): v for k, v in response.headers.items()}
+    record.response_body = bytes(getattr(response, "body", b""))
+    record.status = response.status_code
 
 
 def _truncate(response: Response) -> Response:

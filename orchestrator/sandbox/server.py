@@ -43,7 +43,10 @@ class SandboxServer:
     def start(self) -> SandboxServer:
         if self._server is not None:
             raise RuntimeError("the sandbox server is already running")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only when the
+        # protocol says TCP, and without it every keep-alive request waits ~40 ms for
+        # delayed ACKs (Nagle).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import secrets
 import string
 import threading
@@ -95,7 +96,9 @@ class StatusPage:
         self.modified = time.time()
 
     def _touch(self) -> str:
-        self.modified = time.time()
+        # Last-Modified has whole seconds: move on by at least one per change, so a client
+        # revalidating with If-Modified-Since never misses a change made within a second.
+        self.modified = max(time.time(), math.floor(self.modified) + 1)
         self.page["updated_at"] = iso_millis(self.modified)
         return self.page["updated_at"]
 
