@@ -1,0 +1,484 @@
+"""The dispatcher: claims due outbox rows per channel, sends them paced, settles them in batches.
+
+One lane per channel claims rows under a lease, filters them (platform down → failover,
+suppressed, quiet hours), reconciles rows a dead dispatcher left in flight, and sends the
+rest through a ChannelGate (token bucket, concurrency cap, 429 reset). Verdicts are
+buffered and written by one flusher in batches, on a worker thread, so neither the event
+loop nor the database limits a fan-out. Several dispatchers (processes, replicas) can
+drain one table: claims never overlap and a settlement only lands while its lease holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from channels.base import Channel, Delivery
+from orchestrator.audiences import SUPPRESSION_KIND, contact_details, quiet_until
+from orchestrator.delivery import LanePolicy, Verdict, can_reconcile, judge, policy_for
+from orchestrator.errors import DeliveryError, PermanentDeliveryError
+from orchestrator.outbox import (
+    Claimed,
+    Outbox,
+    OutboxRow,
+    SettleExtras,
+    Settlement,
+    suppressed_addresses,
+)
+from orchestrator.ratelimit import Backoff, ChannelGate
+from orchestrator.store.schema import platform_states
+from orchestrator.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+# A platform in one of these states cannot carry messages: its channels fail over.
+DOWN_STATES = frozenset({"partial_outage", "major_outage"})
+
+
+@dataclass(frozen=True)
+class QuietWindow:
+    start: time
+    end: time
+    channels: frozenset[str]
+    timezone: str = "UTC"   # for contacts without a time zone of their own
+
+
+@dataclass
+class DispatchStats:
+    """Counts since the dispatcher started, by what happened to each row."""
+
+    sent: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    unknown: int = 0
+    retried: int = 0
+    deferred: int = 0
+    failed_over: int = 0
+    reconciled: int = 0
+    released: int = 0
+    left_in_flight: int = 0
+
+
+@dataclass
+class _Item:
+    settlement: Settlement
+    stat: str                        # the DispatchStats counter this outcome adds to
+    failover_to: str | None = None
+    suppress: tuple[str, str, str] | None = None
+
+
+class _Lane:
+    def __init__(self, name: str, channel: Channel, policy: LanePolicy, lease: float) -> None:
+        self.name, self.channel, self.policy = name, channel, policy
+        self.gate = ChannelGate(policy.rate, policy.concurrency, policy.burst)
+        self.reconcilable = can_reconcile(channel)
+        self.address_kind = getattr(channel.capabilities, "address", None)
+        wide = max(policy.max_batch * min(policy.concurrency, 4), policy.concurrency * 16, 64)
+        # Never hold more than a quarter lease's worth of sends: a lease must not expire
+        # while its row waits for a token.
+        if policy.rate:
+            wide = min(wide, max(1, int(policy.rate * lease / 4)) * policy.max_batch)
+        self.high_water = wide
+        self.held = 0
+        self.tasks: set[asyncio.Task] = set()
+        self.room = asyncio.Event()
+        self.idle = False
+
+    def room_left(self) -> int:
+        """Rows to claim now: whole provider batches, so a fan-out makes the fewest calls."""
+        free = self.high_water - self.held
+        batch = self.policy.max_batch
+        return free if batch == 1 else (free // batch) * batch
+
+
+class Dispatcher:
+    """Drains the outbox through `channels` (name → channel instance)."""
+
+    def __init__(self, engine: Engine, channels: Mapping[str, Channel], *,
+                 owner: str | None = None, policies: Mapping[str, LanePolicy] | None = None,
+                 lease: float = 60.0, backoff: Backoff | None = None,
+                 quiet: QuietWindow | None = None, poll_interval: float = 0.2,
+                 flush_interval: float = 0.05, block_release: float = 5.0,
+                 down_retry: float = 30.0, clock: Callable[[], datetime] = utcnow) -> None:
+        self.outbox = Outbox(engine)
+        self.engine = engine
+        self.channels = dict(channels)
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease, self.backoff, self.quiet, self.clock = lease, backoff or Backoff(), quiet, clock
+        self.poll_interval, self.flush_interval = poll_interval, flush_interval
+        self.block_release, self.down_retry = block_release, down_retry
+        self.lanes = {name: _Lane(name, ch, (policies or {}).get(name) or policy_for(ch), lease)
+                      for name, ch in self.channels.items()}
+        self.stats = DispatchStats()
+        self._buffer: list[_Item] = []
+        self._flushing = False
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._platforms: dict[str, str] = {}
+        self._platforms_at: datetime | None = None
+
+    # -- running -------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, drain_timeout: float = 10.0) -> DispatchStats:
+        """Dispatch until `stop` is set, then stop gracefully (see `shutdown`)."""
+        workers = self._start_workers()
+        await stop.wait()
+        return await self._shutdown(workers, drain_timeout)
+
+    async def run_until_idle(self, horizon: float = 30.0, drain_timeout: float = 10.0
+                             ) -> DispatchStats:
+        """Dispatch until nothing is claimable and nothing falls due within `horizon` s."""
+        workers = self._start_workers()
+        try:
+            while True:
+                await asyncio.sleep(self.poll_interval)
+                if not self._quiescent():
+                    continue
+                due = await asyncio.to_thread(self.outbox.next_due, list(self.lanes))
+                if due is None or due > self.clock() + timedelta(seconds=horizon):
+                    if self._quiescent():
+                        break
+        finally:
+            stats = await self._shutdown(workers, drain_timeout)
+        return stats
+
+    def _quiescent(self) -> bool:
+        return (not self._buffer and not self._flushing
+                and all(lane.idle and not lane.tasks for lane in self.lanes.values()))
+
+    def _start_workers(self) -> list[asyncio.Task]:
+        self._stopping = False
+        workers = [asyncio.create_task(self._lane_loop(lane)) for lane in self.lanes.values()]
+        return [*workers, asyncio.create_task(self._flush_loop())]
+
+    async def _shutdown(self, workers: list[asyncio.Task], drain_timeout: float
+                        ) -> DispatchStats:
+        """Stop claiming, let in-flight sends finish for up to `drain_timeout` s, hand
+        unstarted claims back as pending, flush every verdict, and report counts."""
+        self._stopping = True
+        self._wake.set()
+        for lane in self.lanes.values():
+            lane.room.set()
+        tasks = [t for lane in self.lanes.values() for t in lane.tasks]
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=drain_timeout)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        await asyncio.gather(*workers, return_exceptions=True)
+        await asyncio.to_thread(self._flush_sync, self._take())
+        log.info("dispatcher %s stopped: %s", self.owner, self.stats)
+        return self.stats
+
+    async def aclose(self) -> None:
+        for channel in self.channels.values():
+            await channel.aclose()
+
+    # -- claiming ------------------------------------------------------------------
+
+    async def _lane_loop(self, lane: _Lane) -> None:
+        while not self._stopping:
+            if lane.room_left() <= 0 or lane.gate.blocked_for() > 0:
+                lane.room.clear()
+                await self._nap(lane.room, max(lane.gate.blocked_for(), self.poll_interval))
+                continue
+            claims = await asyncio.to_thread(
+                self.outbox.claim, self.owner, channels=[lane.name], limit=lane.room_left(),
+                lease=self.lease, now=self.clock())
+            lane.held += len(claims)
+            if self._stopping:
+                self._add(lane, [self._release(c) for c in claims])
+                break
+            if not claims:
+                lane.idle = lane.held == 0
+                await self._nap(self._wake, self.poll_interval)
+                continue
+            lane.idle = False
+            try:
+                await self._start(lane, claims)
+            except Exception:
+                log.exception("lane %s could not start %d claims", lane.name, len(claims))
+                self._add(lane, [self._release(c, delay=self.down_retry) for c in claims])
+
+    async def _nap(self, event: asyncio.Event, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(event.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    async def _start(self, lane: _Lane, claims: list[Claimed]) -> None:
+        """Filter fresh claims, then start their sends (or reconciliations)."""
+        down = await self._down_platforms(lane)
+        if down:
+            self._add(lane, [self._platform_down(c, down) for c in claims])
+            return
+        suppressed, details = await asyncio.to_thread(self._lookup, lane, claims)
+        now, ready, items = self.clock(), [], []
+        for claim in claims:
+            item = self._screen(lane, claim, suppressed, details, now)
+            (items.append(item) if item else ready.append(claim))
+        self._add(lane, items)
+        fresh = []
+        for claim in ready:
+            if claim.reclaimed and lane.reconcilable:
+                self._spawn(lane, self._reconcile(lane, claim), [claim])
+            elif claim.reclaimed and claim.started:
+                # The dead holder may have sent it and this channel cannot ask: a person decides.
+                self._add(lane, [self._item(claim, Verdict(
+                    "unknown", error="dispatcher died during the send; cannot reconcile"))])
+            else:
+                fresh.append(claim)
+        if lane.policy.max_batch > 1:
+            fresh.sort(key=lambda c: (c.body, str(c.payload.get("html"))))
+            for start in range(0, len(fresh), lane.policy.max_batch):
+                batch = fresh[start:start + lane.policy.max_batch]
+                self._spawn(lane, self._send(lane, batch), batch)
+        else:
+            for claim in fresh:
+                self._spawn(lane, self._send(lane, [claim]), [claim])
+
+    def _screen(self, lane: _Lane, claim: Claimed, suppressed: dict[str, str],
+                details: dict[int, dict[str, Any]], now: datetime) -> _Item | None:
+        """Why a claim must not be sent now (suppressed, quiet hours), or None."""
+        if claim.recipient in suppressed:
+            return self._item(claim, Verdict("suppressed", error=f"suppressed: "
+                                             f"{suppressed[claim.recipient]}"))
+        quiet = self.quiet
+        if quiet and lane.name in quiet.channels and not claim.urgent:
+            zone = (details.get(claim.contact_id) or {}).get("timezone") or quiet.timezone
+            morning = quiet_until(now, zone, quiet.start, quiet.end)
+            if morning is not None:
+                return _Item(Settlement(claim, "pending", error=f"quiet hours in {zone}",
+                                        next_attempt_at=morning, count_attempt=False),
+                             "deferred")
+        return None
+
+    def _lookup(self, lane: _Lane, claims: list[Claimed]):
+        with self.engine.connect() as conn:
+            suppressed = suppressed_addresses(conn, {c.recipient for c in claims if c.recipient})
+            details = {}
+            if self.quiet and lane.name in self.quiet.channels:
+                details = contact_details(conn, [c.contact_id for c in claims if c.contact_id])
+        return suppressed, details
+
+    async def _down_platforms(self, lane: _Lane) -> list[str]:
+        if not lane.policy.depends_on:
+            return []
+        now = self.clock()
+        if self._platforms_at is None or now - self._platforms_at > timedelta(seconds=2):
+            self._platforms = await asyncio.to_thread(self._read_platforms)
+            self._platforms_at = now
+        return [f"{p} is {self._platforms[p]}" for p in lane.policy.depends_on
+                if self._platforms.get(p) in DOWN_STATES]
+
+    def _read_platforms(self) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return dict(conn.execute(select(platform_states.c.platform,
+                                            platform_states.c.state)).all())
+
+    def _platform_down(self, claim: Claimed, down: list[str]) -> _Item:
+        reason = "platform " + ", ".join(down)
+        if self._fallback(claim):
+            return self._item(claim, Verdict("failed", error=reason, failover=True))
+        item = self._release(claim, delay=self.down_retry, error=reason)
+        item.stat = "deferred"
+        return item
+
+    # -- sending -------------------------------------------------------------------
+
+    def _spawn(self, lane: _Lane, coroutine, claims: list[Claimed]) -> None:
+        task = asyncio.create_task(self._guarded(lane, coroutine, claims))
+        lane.tasks.add(task)
+        task.add_done_callback(lane.tasks.discard)
+
+    async def _guarded(self, lane: _Lane, coroutine, claims: list[Claimed]) -> None:
+        try:
+            await coroutine
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A bug, not a provider answer: the leases expire and reconciliation decides.
+            log.exception("lane %s: send task failed", lane.name)
+            self.stats.left_in_flight += len(claims)
+            lane.held -= len(claims)
+            lane.room.set()
+
+    async def _admit(self, lane: _Lane) -> bool:
+        """Wait for the channel to open and a token; False means hand the claim back."""
+        gate = lane.gate
+        while True:
+            left = gate.blocked_for()
+            if self._stopping or left > self.block_release:
+                return False
+            if left > 0:
+                await asyncio.sleep(left)
+                continue
+            if gate.bucket is not None:
+                await gate.bucket.acquire()
+            if gate.blocked_for() == 0:
+                return True
+
+    async def _send(self, lane: _Lane, claims: list[Claimed]) -> None:
+        started = False
+        try:
+            async with lane.gate.slots:
+                if not await self._admit(lane):
+                    return self._add(lane, [self._release(c, delay=lane.gate.blocked_for())
+                                            for c in claims])
+                if not lane.reconcilable:
+                    await asyncio.to_thread(self.outbox.mark_started, claims, self.clock())
+                started = True
+                outcomes = await self._call(lane, claims)
+        except asyncio.CancelledError:
+            if not started:
+                self._add(lane, [self._release(c) for c in claims])
+            else:
+                self.stats.left_in_flight += len(claims)
+                lane.held -= len(claims)
+            raise
+        self._judge(lane, claims, outcomes)
+
+    async def _call(self, lane: _Lane, claims: list[Claimed]) -> list[Any]:
+        channel = lane.channel
+        try:
+            if len(claims) == 1:
+                return [await channel.send(claims[0].message())]
+            return list(await channel.send_batch([c.message() for c in claims]))
+        except DeliveryError as exc:
+            return [exc] * len(claims)
+        except Exception as exc:  # a channel bug: record it, never crash the lane
+            log.exception("channel %s raised", lane.name)
+            return [exc] * len(claims)
+
+    async def _reconcile(self, lane: _Lane, claim: Claimed) -> None:
+        async with lane.gate.slots:
+            if not await self._admit(lane):
+                return self._add(lane, [self._release(claim, delay=lane.gate.blocked_for())])
+            try:
+                found: Any = await lane.channel.reconcile(claim.message())
+            except DeliveryError as exc:
+                found = exc
+        if found is None:  # provably never accepted: sending now is the first send
+            return await self._send(lane, [claim])
+        if isinstance(found, Delivery):
+            self.stats.reconciled += 1
+        elif not isinstance(found, PermanentDeliveryError):
+            found = _Unsettled(str(found))  # the provider could not answer yet: ask later
+        self._judge(lane, [claim], [found])
+
+    def _judge(self, lane: _Lane, claims: list[Claimed], outcomes: list[Any]) -> None:
+        items = []
+        for claim, outcome in zip(claims, outcomes, strict=True):
+            if isinstance(outcome, _Unsettled):
+                verdict = Verdict("in_flight", error=f"reconciliation pending: {outcome}",
+                                  reconcile_in=self.backoff.delay(claim.attempts + 1))
+            else:
+                verdict = judge(claim, outcome, reconcilable=lane.reconcilable,
+                                backoff=self.backoff)
+            if verdict.block_channel_for is not None:
+                lane.gate.block(verdict.block_channel_for)
+            item = self._item(claim, verdict)
+            if verdict.suppress and claim.recipient and lane.address_kind:
+                item.suppress = (SUPPRESSION_KIND[lane.address_kind], claim.recipient,
+                                 verdict.error or "provider refused")
+            items.append(item)
+        self._add(lane, items)
+
+    # -- settling ------------------------------------------------------------------
+
+    def _fallback(self, claim: Claimed) -> str | None:
+        return next((name for name in claim.fallback if name in self.channels), None)
+
+    def _item(self, claim: Claimed, verdict: Verdict) -> _Item:
+        now = self.clock()
+        settlement = Settlement(
+            claim, verdict.state, provider_id=verdict.provider_id, error=verdict.error,
+            count_attempt=verdict.count_attempt,
+            next_attempt_at=(now + timedelta(seconds=verdict.retry_in)
+                             if verdict.retry_in is not None else None),
+            lease_expires_at=(now + timedelta(seconds=verdict.reconcile_in)
+                              if verdict.reconcile_in is not None else None),
+            sent_at=now if verdict.state in ("sent", "in_flight") else None)
+        target = self._fallback(claim) if verdict.failover else None
+        stat = {"pending": "retried", "in_flight": "retried"}.get(verdict.state, verdict.state)
+        return _Item(settlement, "failed_over" if target else stat, failover_to=target)
+
+    def _release(self, claim: Claimed, delay: float = 0.0, error: str | None = None) -> _Item:
+        when = self.clock() + timedelta(seconds=delay) if delay > 0 else None
+        return _Item(Settlement(claim, "pending", error=error, next_attempt_at=when,
+                                count_attempt=False), "released")
+
+    def _add(self, lane: _Lane, items: list[_Item]) -> None:
+        for item in items:
+            setattr(self.stats, item.stat, getattr(self.stats, item.stat) + 1)
+        lane.held -= len(items)
+        lane.room.set()
+        self._buffer.extend(items)
+
+    def _take(self) -> list[_Item]:
+        items, self._buffer = self._buffer, []
+        return items
+
+    async def _flush_loop(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self.flush_interval)
+            items = self._take()
+            if not items:
+                continue
+            self._flushing = True
+            try:
+                await asyncio.to_thread(self._flush_sync, items)
+            except Exception:
+                # The leases still hold these rows: they will be reclaimed and reconciled.
+                log.exception("could not record %d outcomes", len(items))
+            finally:
+                self._flushing = False
+
+    def _flush_sync(self, items: list[_Item]) -> None:
+        if not items:
+            return
+        extras = SettleExtras(suppress=[i.suppress for i in items if i.suppress])
+        settlements = [i.settlement for i in items if not i.failover_to]
+        failovers = [i for i in items if i.failover_to]
+        if failovers:
+            settlements += self._failover_rows(failovers, extras)
+        self.outbox.settle(settlements, extras, now=self.clock())
+
+    def _failover_rows(self, items: list[_Item], extras: SettleExtras) -> list[Settlement]:
+        with self.engine.connect() as conn:
+            details = contact_details(conn, [i.settlement.claim.contact_id for i in items
+                                             if i.settlement.claim.contact_id])
+        out = []
+        for item in items:
+            claim, target = item.settlement.claim, item.failover_to
+            kind = getattr(self.channels[target].capabilities, "address", None)
+            address = (details.get(claim.contact_id) or {}).get(kind or "")
+            cause = item.settlement.error
+            if not address:
+                out.append(dataclasses.replace(item.settlement, error=(
+                    f"{cause}; cannot fail over to {target}: contact has no {kind} address")))
+                continue
+            rest = claim.fallback[claim.fallback.index(target) + 1:]
+            extras.enqueue.append(OutboxRow(
+                channel=target, recipient=address, body=claim.body, subject=claim.subject,
+                payload=claim.payload or None, urgent=claim.urgent, fallback=rest,
+                run_id=claim.run_id, step_key=claim.step_key, contact_id=claim.contact_id,
+                audience=claim.audience, max_attempts=claim.max_attempts,
+                idempotency_key=f"{claim.key}>{target}"))
+            out.append(dataclasses.replace(item.settlement, state="failed",
+                                           error=f"failed over to {target}: {cause}"))
+        return out
+
+
+class _Unsettled(Exception):
+    """Reconciliation could not tell yet (the provider did not answer the question)."""

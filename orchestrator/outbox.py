@@ -1,0 +1,353 @@
+"""The delivery ledger: rows written before any send, claimed under leases, settled in batches.
+
+    pending ──claim──► in_flight ──► sent | failed | unknown | suppressed
+       ▲                  │ transient error, lease released on stop
+       └──────────────────┘
+    in_flight whose lease expired ──claim──► reconciled (never blindly resent)
+
+Every statement works on SQLite and PostgreSQL. Claims take a batch per query (with
+`FOR UPDATE SKIP LOCKED` on PostgreSQL, under SQLite's write lock otherwise) and
+settlements are one executemany per batch, so the database is not what limits a fan-out.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, bindparam, func, or_, select, update
+
+from channels.base import Message
+from orchestrator.bulk import insert_ignore_many
+from orchestrator.store.engine import SQLITE_IMMEDIATE
+from orchestrator.store.schema import audit_log, outbox, suppressions
+from orchestrator.store.sql import dialect_insert
+from orchestrator.store.types import utcnow
+
+CHUNK = 1000  # rows per INSERT / IN (...) list: well under every driver's parameter limit
+RETRYABLE = ("failed", "unknown")
+
+
+def idempotency_key(run: object, step: object, channel: str, recipient: str | None) -> str:
+    """The deterministic key of one message: (run, step, channel, recipient)."""
+    return f"{run}:{step}:{channel}:{recipient or '-'}"
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One message to enqueue."""
+
+    channel: str
+    recipient: str | None
+    body: str
+    idempotency_key: str
+    subject: str | None = None
+    payload: dict[str, Any] | None = None   # html, metadata: what Message carries besides body
+    urgent: bool = False
+    fallback: tuple[str, ...] = ()
+    run_id: int | None = None
+    step_key: str | None = None
+    contact_id: int | None = None
+    audience: str | None = None
+    max_attempts: int = 5
+    next_attempt_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Claimed:
+    """A row this dispatcher holds the lease of (`token`)."""
+
+    id: int
+    key: str
+    channel: str
+    recipient: str | None
+    body: str
+    subject: str | None
+    payload: dict[str, Any]
+    urgent: bool
+    fallback: tuple[str, ...]
+    contact_id: int | None
+    run_id: int | None
+    step_key: str | None
+    audience: str | None
+    attempts: int
+    max_attempts: int
+    token: str
+    reclaimed: bool = False  # its previous lease expired: the provider may have it already
+    started: bool = False    # a send was begun under the previous lease
+
+    def message(self) -> Message:
+        return Message(idempotency_key=self.key, body=self.body, recipient=self.recipient,
+                       subject=self.subject, html=self.payload.get("html"),
+                       metadata=dict(self.payload.get("metadata") or {}))
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The new state of one claimed row; applied only while the claim's lease token holds."""
+
+    claim: Claimed
+    state: str
+    provider_id: str | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    count_attempt: bool = True
+    lease_expires_at: datetime | None = None   # in_flight kept for later reconciliation
+    sent_at: datetime | None = None
+
+
+@dataclass
+class SettleExtras:
+    """Writes that must commit with a batch of settlements (failover rows, suppressions)."""
+
+    enqueue: list[OutboxRow] = field(default_factory=list)
+    suppress: list[tuple[str, str, str]] = field(default_factory=list)  # kind, address, reason
+
+
+# What a sender needs from a claimed row (no timestamps: converting them costs time).
+_CLAIM_COLUMNS = [outbox.c[name] for name in (
+    "id", "idempotency_key", "channel", "recipient", "body", "subject", "payload", "urgent",
+    "fallback", "contact_id", "run_id", "step_key", "audience", "attempts", "max_attempts")]
+
+
+def _row_values(row: OutboxRow, suppressed: dict[str, str], now: datetime) -> dict[str, Any]:
+    reason = suppressed.get(row.recipient or "")
+    return {
+        "idempotency_key": row.idempotency_key, "run_id": row.run_id, "step_key": row.step_key,
+        "channel": row.channel, "recipient": row.recipient, "contact_id": row.contact_id,
+        "audience": row.audience, "subject": row.subject, "body": row.body,
+        "payload": row.payload, "urgent": row.urgent, "max_attempts": row.max_attempts,
+        "next_attempt_at": row.next_attempt_at, "fallback": list(row.fallback) or None,
+        "state": "suppressed" if reason is not None else "pending",
+        "last_error": f"suppressed: {reason}" if reason is not None else None,
+        "attempts": 0, "created_at": now, "updated_at": now,
+    }
+
+
+def _claimed(row: Any, token: str, previous: dict[int, tuple[str, Any]]) -> Claimed:
+    (id_, key, channel, recipient, body, subject, payload, urgent, fallback, contact_id,
+     run_id, step_key, audience, attempts, max_attempts) = row
+    state, sent_at = previous[id_]
+    return Claimed(id_, key, channel, recipient, body or "", subject, payload or {},
+                   bool(urgent), tuple(fallback or ()), contact_id, run_id, step_key,
+                   audience, attempts, max_attempts, token, state == "in_flight",
+                   sent_at is not None)
+
+
+class Outbox:
+    """The outbox table of one database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.postgres = engine.dialect.name == "postgresql"
+
+    def _write(self):
+        conn = self.engine.connect()
+        # SQLite: take the write lock before reading, so a claim's SELECT and UPDATE are one.
+        return conn.execution_options(**{SQLITE_IMMEDIATE: True})
+
+    # -- enqueue -------------------------------------------------------------------
+
+    def enqueue(self, rows: Iterable[OutboxRow], *, now: datetime | None = None) -> int:
+        """Insert rows whose key is new; return how many were inserted. Suppressed
+        recipients are written as `suppressed`, so the ledger says why they got nothing."""
+        now = now or utcnow()
+        inserted = 0
+        batch: list[OutboxRow] = []
+        with self._write() as conn, conn.begin():
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= CHUNK:
+                    inserted += self._insert(conn, batch, now)
+                    batch = []
+            if batch:
+                inserted += self._insert(conn, batch, now)
+        return inserted
+
+    def _insert(self, conn, rows: Sequence[OutboxRow], now: datetime) -> int:
+        suppressed = suppressed_addresses(conn, {r.recipient for r in rows if r.recipient})
+        return insert_ignore_many(conn, outbox.name,
+                                  [_row_values(r, suppressed, now) for r in rows])
+
+    # -- claim ---------------------------------------------------------------------
+
+    def claim(self, owner: str, *, channels: Iterable[str] | None = None, limit: int = 100,
+              lease: float = 60.0, now: datetime | None = None) -> list[Claimed]:
+        """Lease up to `limit` due rows: expired leases first (to reconcile), then pending."""
+        now = now or utcnow()
+        token = uuid.uuid4().hex
+        names = list(channels) if channels is not None else None
+        with self._write() as conn, conn.begin():
+            previous: dict[int, tuple[str, Any]] = {}
+            for due in (and_(outbox.c.state == "in_flight", outbox.c.lease_expires_at < now),
+                        and_(outbox.c.state == "pending",
+                             or_(outbox.c.next_attempt_at.is_(None),
+                                 outbox.c.next_attempt_at <= now))):
+                left = limit - len(previous)
+                if left <= 0:
+                    break
+                query = select(outbox.c.id, outbox.c.state, outbox.c.sent_at).where(due)
+                if names is not None:
+                    query = query.where(outbox.c.channel.in_(names))
+                query = query.limit(left)
+                if self.postgres:
+                    query = query.with_for_update(skip_locked=True)
+                previous.update({r.id: (r.state, r.sent_at) for r in conn.execute(query)})
+            if not previous:
+                return []
+            statement = (update(outbox).where(outbox.c.id.in_(list(previous)))
+                         .values(state="in_flight", lease_owner=owner, lease_token=token,
+                                 lease_expires_at=now + timedelta(seconds=lease),
+                                 updated_at=now)
+                         .returning(*_CLAIM_COLUMNS))
+            rows = conn.execute(statement).all()
+        return sorted((_claimed(r, token, previous) for r in rows), key=lambda c: c.id)
+
+    def mark_started(self, claims: Sequence[Claimed], now: datetime | None = None) -> None:
+        """Record that a send begins, so a crash after this point counts as ambiguous."""
+        now = now or utcnow()
+        with self._write() as conn, conn.begin():
+            conn.execute(
+                update(outbox).where(outbox.c.id == bindparam("b_id"),
+                                     outbox.c.lease_token == bindparam("b_token"))
+                .values(sent_at=now),
+                [{"b_id": c.id, "b_token": c.token} for c in claims])
+
+    # -- settle --------------------------------------------------------------------
+
+    def settle(self, settlements: Sequence[Settlement], extras: SettleExtras | None = None,
+               now: datetime | None = None) -> int:
+        """Apply settlements (and their extras) in one transaction; return how many rows
+        still held their lease. A row whose lease was taken over is left to its new holder."""
+        now = now or utcnow()
+        extras = extras or SettleExtras()
+        applied = 0
+        with self._write() as conn, conn.begin():
+            for group in _groups(settlements):
+                applied += self._apply(conn, group, now)
+            for kind, address, reason in extras.suppress:
+                conn.execute(dialect_insert(conn, suppressions)
+                             .values(address_kind=kind, address=address, reason=reason,
+                                     source="dispatcher", created_at=now)
+                             .on_conflict_do_nothing())
+            if extras.enqueue:
+                self._insert(conn, extras.enqueue, now)
+        return applied
+
+    def _apply(self, conn, group: list[Settlement], now: datetime) -> int:
+        """One UPDATE for settlements that write the same values (a SendGrid call's 1,000
+        recipients share one message id), else one executemany."""
+        first = group[0]
+        values = {"state": first.state, "last_error": first.error,
+                  "next_attempt_at": first.next_attempt_at,
+                  "attempts": outbox.c.attempts + int(first.count_attempt),
+                  "lease_owner": None, "lease_token": None,
+                  "lease_expires_at": first.lease_expires_at,
+                  "sent_at": first.sent_at or (now if first.state == "sent" else None),
+                  "updated_at": now}
+        if len({s.provider_id for s in group}) == 1:
+            applied = 0
+            for start in range(0, len(group), CHUNK):
+                part = group[start:start + CHUNK]
+                result = conn.execute(
+                    update(outbox).where(outbox.c.id.in_([s.claim.id for s in part]),
+                                         outbox.c.lease_token == first.claim.token)
+                    .values(provider_id=first.provider_id, **values))
+                applied += result.rowcount
+            return applied
+        statement = (update(outbox)
+                     .where(outbox.c.id == bindparam("b_id"),
+                            outbox.c.lease_token == bindparam("b_token"))
+                     .values(provider_id=bindparam("b_provider"), **values))
+        result = conn.execute(statement, [
+            {"b_id": s.claim.id, "b_token": s.claim.token, "b_provider": s.provider_id}
+            for s in group])
+        return result.rowcount if result.rowcount is not None else len(group)
+
+    def release(self, claims: Sequence[Claimed], now: datetime | None = None) -> int:
+        """Hand unsent claims back as pending (a graceful stop), keeping their attempts."""
+        return self.settle([Settlement(c, "pending", count_attempt=False,
+                                       next_attempt_at=None) for c in claims], now=now)
+
+    # -- reading and operator actions -------------------------------------------------
+
+    def counts(self, channel: str | None = None) -> dict[str, int]:
+        query = select(outbox.c.state, func.count()).group_by(outbox.c.state)
+        if channel is not None:
+            query = query.where(outbox.c.channel == channel)
+        with self.engine.connect() as conn:
+            return {state: n for state, n in conn.execute(query)}
+
+    def rows(self, state: str | None = None, limit: int | None = 100) -> list[dict[str, Any]]:
+        query = select(outbox).order_by(outbox.c.id)
+        if state is not None:
+            query = query.where(outbox.c.state == state)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def next_due(self, channels: Iterable[str] | None = None) -> datetime | None:
+        """When the earliest waiting row (retry or expired lease) becomes claimable."""
+        names = list(channels) if channels is not None else None
+
+        def scoped(query):
+            return query if names is None else query.where(outbox.c.channel.in_(names))
+
+        with self.engine.connect() as conn:
+            pending = conn.execute(scoped(select(func.min(outbox.c.next_attempt_at))
+                                          .where(outbox.c.state == "pending"))).scalar()
+            unsettled = conn.execute(scoped(select(func.count()).where(
+                outbox.c.state == "pending", outbox.c.next_attempt_at.is_(None)))).scalar()
+            leased = conn.execute(scoped(select(func.min(outbox.c.lease_expires_at))
+                                         .where(outbox.c.state == "in_flight"))).scalar()
+        if unsettled:
+            return utcnow()
+        times = [t for t in (pending, leased) if t is not None]
+        return min(times) if times else None
+
+    def retry(self, ids: Iterable[int] | None = None, *, states: Sequence[str] = RETRYABLE,
+              actor: str = "cli", now: datetime | None = None) -> list[int]:
+        """Put failed or unknown rows back to pending with a fresh attempt budget (a
+        person's decision, so it is audited); `ids=None` means every row in `states`."""
+        now = now or utcnow()
+        with self._write() as conn, conn.begin():
+            query = select(outbox.c.id).where(outbox.c.state.in_(list(states)))
+            if ids is not None:
+                query = query.where(outbox.c.id.in_(list(ids)))
+            chosen = [r.id for r in conn.execute(query)]
+            for start in range(0, len(chosen), CHUNK):
+                part = chosen[start:start + CHUNK]
+                conn.execute(update(outbox).where(outbox.c.id.in_(part)).values(
+                    state="pending", attempts=0, next_attempt_at=now, lease_owner=None,
+                    lease_token=None, lease_expires_at=None, sent_at=None, updated_at=now))
+            if chosen:
+                conn.execute(audit_log.insert().values(
+                    at=now, actor=actor, action="outbox.retry", subject_type="outbox",
+                    subject_id=",".join(map(str, chosen[:50])),
+                    detail={"count": len(chosen), "ids": chosen[:1000]}))
+        return chosen
+
+
+def _groups(settlements: Sequence[Settlement]) -> list[list[Settlement]]:
+    """Settlements that differ at most in row and provider id, and share one lease token."""
+    groups: dict[tuple, list[Settlement]] = {}
+    for s in settlements:
+        key = (s.claim.token, s.state, s.error, s.next_attempt_at, s.count_attempt,
+               s.lease_expires_at, s.sent_at)
+        groups.setdefault(key, []).append(s)
+    return list(groups.values())
+
+
+def suppressed_addresses(conn, addresses: set[str]) -> dict[str, str]:
+    """Which of `addresses` are suppressed (any kind: phones and emails never collide)."""
+    found: dict[str, str] = {}
+    items = sorted(addresses)
+    for start in range(0, len(items), CHUNK):
+        query = select(suppressions.c.address, suppressions.c.reason).where(
+            suppressions.c.address.in_(items[start:start + CHUNK]))
+        found.update({r.address: r.reason or "suppressed" for r in conn.execute(query)})
+    return found
