@@ -29,11 +29,13 @@ class Daemon:
         self.lines: list[dict[str, Any]] = []
         self.raw: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
-        for line in self.proc.stdout:
-            self._queue.put(line)
+        with self.proc.stdout:
+            for line in self.proc.stdout:
+                self._queue.put(line)
         self._queue.put(None)
 
     def _drain(self, timeout: float) -> bool:
@@ -87,6 +89,7 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(timeout)
+        self._reader.join(10)
         while self._drain(0.5):
             pass
         return code
@@ -95,3 +98,4 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+        self._reader.join(10)
