@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from sqlalchemy import func, select
 
 from orchestrator.playbook import context as ctx
@@ -44,7 +44,7 @@ def secrets_of(value: Any) -> set[str]:
     elif isinstance(value, list | tuple):
         for item in value:
             found |= secrets_of(item)
-    elif hasattr(value, "model_fields"):
+    elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
             found |= secrets_of(getattr(value, name))
     return found

@@ -44,6 +44,7 @@ from orchestrator.playbook import ledger
 from orchestrator.playbook.effects import EffectApplier
 from orchestrator.playbook.model import Playbook, step_kind
 from orchestrator.playbook.steps import Audiences, StepFailed, StepInput, plan_step
+from orchestrator.playbook.templates import _humanize as humanize
 from orchestrator.playbook.templates import evaluate
 from orchestrator.problems import unknown_name
 from orchestrator.store.schema import incidents, platform_states
@@ -227,7 +228,7 @@ class Runner:
         if cadence is None:
             with transaction(self.engine) as conn:
                 if ledger.record(conn, run.id, ledger.CADENCE, "every", "running",
-                                 f"an update every {every.interval}", now):
+                                 f"an update every {humanize(every.interval)}", now):
                     ledger.set_run(conn, run.id, next_update_at=now + every.interval)
             return
         if cadence.state != "running":
