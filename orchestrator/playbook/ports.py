@@ -16,15 +16,13 @@ from orchestrator.playbook.steps import Recipient
 
 
 class Calendar(Protocol):
-    """Pauses and resumes scheduled posts; `preview` answers without changing anything."""
+    """Pauses and resumes scheduled posts."""
 
     def pause(self, selector: Mapping[str, Any], *, reason: str, by: str,
               run_id: int | None, now: datetime) -> list[int]: ...
 
     def resume(self, selector: Mapping[str, Any] | None, *, missed: str, by: str,
                run_id: int | None, now: datetime) -> Any: ...
-
-    def preview(self, selector: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]: ...
 
 
 class OutboxLike(Protocol):
@@ -57,10 +55,6 @@ class PostsCalendar:
         from orchestrator.posts import resume_posts
         return resume_posts(self.engine, self.config, run_id=run_id,
                             selector=_selector(selector), missed=missed, by=by, now=now)
-
-    def preview(self, selector, now):
-        from orchestrator.posts import preview_pause
-        return list(preview_pause(self.engine, self.config, _selector(selector), now=now))
 
 
 class StoreAudiences:
@@ -112,10 +106,6 @@ class MemoryCalendar:
         for post in chosen:
             post.state = "scheduled"
         return {"resumed": [p.id for p in chosen], "missed": missed}
-
-    def preview(self, selector, now):
-        return [{"id": p.id, "channel": p.channel, "publish_at": p.publish_at}
-                for p in self.posts if p.state == "scheduled" and self._match(p, selector)]
 
 
 @dataclass
