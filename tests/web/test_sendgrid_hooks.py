@@ -98,16 +98,14 @@ def forgeries(signer: Signer, body: bytes) -> dict[str, tuple[bytes, dict[str, s
     }
 
 
-@pytest.mark.parametrize("forgery", ["no headers", "other key", "tampered body",
-                                     "replayed timestamp", "garbage signature",
-                                     "empty signature"])
-async def test_forged_events_are_403_and_change_nothing(client, engine, signer, forgery):
+async def test_forged_events_are_403_and_change_nothing(client, engine, signer):
     outbox_row(engine, "k-hard", "email", "hard@example.com")
     body = json.dumps(EVENTS).encode()
-    content, headers = forgeries(signer, body)[forgery]
     before = snapshot(engine)
-    answer = await client.post(PATH, content=content, headers=headers)
-    assert answer.status_code == 403
+    for name, (content, headers) in forgeries(signer, body).items():
+        answer = await client.post(PATH, content=content, headers=headers)
+        assert answer.status_code == 403, name
+        assert answer.json() == {"error": "invalid SendGrid event webhook signature"}
     assert snapshot(engine) == before
 
 

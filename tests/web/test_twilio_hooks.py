@@ -46,11 +46,13 @@ def suppressed(engine) -> dict[str, str]:
         return {r.address: r.reason for r in conn.execute(select(suppressions))}
 
 
-@pytest.mark.parametrize("word", ["STOP", "stop", " Stop ", "STOPALL", "UNSUBSCRIBE", "cancel",
-                                  "END", "quit."])
-async def test_stop_words_suppress(client, engine, word):
-    assert reply(await signed(client, "/hooks/twilio/inbound", sms(word))) is None
-    assert list(suppressed(engine)) == [CUSTOMER]
+async def test_stop_words_suppress(client, engine):
+    words = ["STOP", "stop", " Stop ", "STOPALL", "UNSUBSCRIBE", "cancel", "END", "quit."]
+    for i, word in enumerate(words):
+        sender = f"+1555867{i:04d}"
+        assert reply(await signed(client, "/hooks/twilio/inbound", sms(word, sender))) is None
+        assert sender in suppressed(engine), word
+    assert len(suppressed(engine)) == len(words)
 
 
 async def test_start_lifts_the_suppression_and_advanced_opt_out_is_honoured(client, engine):
@@ -117,17 +119,20 @@ FORGERIES = {
 }
 
 
-@pytest.mark.parametrize("forgery", list(FORGERIES))
 @pytest.mark.parametrize("path", ["/hooks/twilio/inbound", "/hooks/twilio/status"])
-async def test_forged_requests_are_403_and_change_nothing(client, engine, forgery, path):
+async def test_forged_requests_are_403_and_change_nothing(client, engine, path):
     outbox_row(engine, "k3", "sms", CUSTOMER, provider_id="SM" + "c" * 32)
     params = {**sms("STOP"), "MessageSid": "SM" + "c" * 32, "MessageStatus": "failed",
               "ErrorCode": "21610"}
     before = snapshot(engine)
-    answer = await FORGERIES[forgery](client, path, params)
-    assert answer.status_code == 403
-    assert answer.json() == {"error": "invalid Twilio signature"}
+    for name, forge in FORGERIES.items():
+        answer = await forge(client, path, params)
+        assert answer.status_code == 403, name
+        assert answer.json() == {"error": "invalid Twilio signature"}
     assert snapshot(engine) == before
+    # The same request, really signed, does take effect (so the forgeries were close).
+    assert (await signed(client, path, params)).status_code in (200, 204)
+    assert snapshot(engine) != before
 
 
 async def test_without_a_public_url_nothing_validates(client, engine, state):
