@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
-import math
+import logging
 import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -13,85 +14,52 @@ from itertools import count
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 from starlette.responses import Response
 
 from orchestrator.sandbox.core import RecordedRequest
 from orchestrator.sandbox.provider import ProviderApp, json_response, seconds_header
+from orchestrator.sandbox.sms import (
+    DELIVERY_ERRORS,
+    num_segments,
+    status_callback_params,
+    twilio_error,
+    twilio_signature,
+)
+
+log = logging.getLogger(__name__)
 
 API = "/2010-04-01/Accounts/{AccountSid}"
 ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 # E.164, or a channel address such as whatsapp:+15551234567.
 ADDRESS = re.compile(r"^(?:[a-z]+:)?\+[1-9]\d{6,14}$")
 
-# The GSM 03.38 default alphabet; anything outside it (and its extension table, whose
-# characters cost two septets) makes Twilio encode the whole body as UCS-2.
-GSM7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENSION = set("^{}\\[~]|€\f")
-
-ERRORS: dict[int, tuple[int, str]] = {
-    20001: (400, "Invalid parameter"),
-    20003: (401, "Authenticate"),
-    20404: (404, "The requested resource {path} was not found"),
-    20429: (429, "Too Many Requests"),
-    20500: (500, "Internal Server Error"),
-    20503: (503, "Service Unavailable"),
-    21211: (400, "Invalid 'To' Phone Number: {to}"),
-    21602: (400, "Message body is required."),
-    21603: (400, "A 'From' phone number is required."),
-    21604: (400, "A 'To' phone number is required."),
-    21610: (400, "Attempt to send to unsubscribed recipient"),
-    21614: (400, "'To' number is not a valid mobile number"),
-    21617: (400, "The concatenated message body exceeds the 1600 character limit."),
-    30409: (400, "This message cannot be canceled"),
-    35111: (400, "SendAt timestamp is missing"),
-    35114: (400, "Scheduling does not support this timestamp"),
-    35118: (400, "MessagingServiceSid is required to schedule a message"),
-}
-
-
-def num_segments(body: str) -> int:
-    """How many SMS segments Twilio bills for `body` (GSM-7: 160/153, UCS-2: 70/67)."""
-    if all(ch in GSM7 or ch in GSM7_EXTENSION for ch in body):
-        units = sum(2 if ch in GSM7_EXTENSION else 1 for ch in body)
-        single, multi = 160, 153
-    else:
-        units = len(body.encode("utf-16-le")) // 2  # astral characters take two units
-        single, multi = 70, 67
-    return 1 if units <= single else math.ceil(units / multi)
-
-
-def twilio_error(code: int, status: int | None = None, headers: dict[str, str] | None = None,
-                 **fields: str) -> Response:
-    default_status, message = ERRORS.get(code, (status or 400, "Error"))
-    return json_response({
-        "code": code,
-        "message": message.format(**fields),
-        "more_info": f"https://www.twilio.com/docs/errors/{code}",
-        "status": status or default_status,
-    }, status or default_status, headers)
-
-
 def rfc2822(moment: datetime | None) -> str | None:
     return format_datetime(moment) if moment else None
 
 
 class TwilioSandbox(ProviderApp):
-    """Messages as Twilio stores them; reads show sent messages as delivered."""
+    """Messages as Twilio stores them; reads show sent messages as delivered.
+
+    A message with a StatusCallback gets "sent" then its final status POSTed there,
+    signed with X-Twilio-Signature (keyed by `auth_token`, else by the password the
+    client authenticated with); each attempt is appended to `callbacks`.
+    """
 
     name = "twilio"
+    callback_delay = 0.05  # seconds between acceptance and each status callback
 
     def __init__(self, *args: Any, auth_token: str | None = None, **kwargs: Any) -> None:
         # None accepts any token; set it to test 401 handling.
         self.auth_token = auth_token
+        self._tasks: set[asyncio.Task] = set()
         super().__init__(*args, **kwargs)
 
     def reset(self) -> None:
         with self.lock:
             self._messages: dict[str, dict[str, Any]] = {}
             self._seq = count()
+            self.callbacks: list[dict[str, Any]] = []
 
     def routes(self):
         return [
@@ -129,12 +97,8 @@ class TwilioSandbox(ProviderApp):
         sid = request.path_params.get("AccountSid", "")
         if not ACCOUNT_SID.match(sid):
             return twilio_error(20404, path=request.path)
-        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-        try:
-            user, _, password = base64.b64decode(encoded).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            user = password = ""
-        if scheme.lower() != "basic" or not password or not (user == sid or user.startswith("SK")):
+        user, password = _basic_credentials(request)
+        if not password or not (user == sid or user.startswith("SK")):
             return twilio_error(20003)
         if self.auth_token is not None and password != self.auth_token:
             return twilio_error(20003)
@@ -154,10 +118,39 @@ class TwilioSandbox(ProviderApp):
         if isinstance(schedule, Response):
             return schedule
         message = self._new_message(request.path_params["AccountSid"], form, now, schedule)
+        message["_failure"] = self.harness.script.rejection(self.name, message["to"])
         with self.lock:
             self._messages[message["sid"]] = message
+        if form.get("StatusCallback") and not schedule:
+            self._callback_later(message, str(form["StatusCallback"]), request)
         # The create response shows the status at acceptance; later reads move on.
         return json_response(self._render(message, fresh=True), 201)
+
+    def _callback_later(self, message: dict[str, Any], url: str, request: RecordedRequest) -> None:
+        token = self.auth_token or _basic_credentials(request)[1]
+        task = asyncio.get_running_loop().create_task(self._callbacks(message, url, token))
+        self._tasks.add(task)  # the loop keeps only a weak reference
+        task.add_done_callback(self._tasks.discard)
+
+    async def _callbacks(self, message: dict[str, Any], url: str, token: str) -> None:
+        final = self._render(message)
+        async with httpx.AsyncClient(timeout=5) as client:
+            for status in ("sent", final["status"]):
+                await self.harness.pause(self.callback_delay)
+                if self.harness.closing.is_set():
+                    return
+                params = status_callback_params(final, status)
+                headers = {"X-Twilio-Signature": twilio_signature(token, url, params),
+                           "User-Agent": "TwilioProxy/1.1"}
+                attempt: dict[str, Any] = {"url": url, "params": params, "headers": headers}
+                try:
+                    attempt["status"] = (await client.post(url, data=params,
+                                                           headers=headers)).status_code
+                except httpx.HTTPError as exc:
+                    attempt["status"] = None
+                    log.info("twilio sandbox: status callback to %s failed: %r", url, exc)
+                with self.lock:
+                    self.callbacks.append(attempt)
 
     def _check_create(self, form: dict[str, Any]) -> Response | None:
         to = _single(form.get("To"))
@@ -165,7 +158,8 @@ class TwilioSandbox(ProviderApp):
             return twilio_error(21604)
         if not ADDRESS.match(to):
             return twilio_error(21211, to=to)
-        if code := self.harness.script.rejection(self.name, to):
+        code = self.harness.script.rejection(self.name, to)
+        if code and code not in DELIVERY_ERRORS:
             return twilio_error(code, to=to)
         if not form.get("From") and not form.get("MessagingServiceSid"):
             return twilio_error(21603)
@@ -227,6 +221,9 @@ class TwilioSandbox(ProviderApp):
             status, sent = "delivered", message["_created"]
         segments = int(message["num_segments"])
         out = {k: v for k, v in message.items() if not k.startswith("_")}
+        if sent and message.get("_failure"):
+            status, error = DELIVERY_ERRORS[message["_failure"]]
+            out.update(error_code=message["_failure"], error_message=error)
         updated = message["_canceled"] or sent or message["_created"]
         # A Messaging Service picks the sender on sending: `from` stays null until then.
         sender = message["_from"] or ("+15005550006" if sent else None)
@@ -314,6 +311,16 @@ class TwilioSandbox(ProviderApp):
         with self.lock:
             self._messages.pop(message["sid"], None)
         return Response(status_code=204)
+
+
+def _basic_credentials(request: RecordedRequest) -> tuple[str, str]:
+    """(user, password) of a Basic Authorization header, or ("", "")."""
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    try:
+        user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+    return (user, password) if scheme.lower() == "basic" else ("", "")
 
 
 def _single(value: Any) -> str | None:

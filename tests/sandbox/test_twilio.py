@@ -12,9 +12,10 @@ import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from orchestrator.sandbox.twilio import num_segments
+from orchestrator.sandbox.sms import num_segments
 
 from .conftest import ACCOUNT_SID
 
@@ -117,6 +118,32 @@ def test_listed_number_is_refused_with_its_code(client, sandbox, code):
     assert (caught.value.status, caught.value.code) == (400, code)
     assert send(client, to="+15551230001").status == "queued"  # others still go through
     assert [m["to"] for m in sandbox.twilio.messages()] == ["+15551230001"]
+
+
+def test_carrier_failure_is_accepted_then_undelivered(client, sandbox):
+    sandbox.script.reject("twilio", "+15551239999", 30007)
+    message = send(client, to="+15551239999")
+    assert message.status == "queued"  # the API accepted it; the carrier filtered it
+    fetched = client.messages(message.sid).fetch()
+    assert (fetched.status, fetched.error_code, fetched.error_message) == (
+        "undelivered", 30007, "Message filtered")
+
+
+def test_status_callbacks_are_signed_like_twilios(client, sandbox):
+    callback = sandbox.base_url("webhook") + "/twilio/status"
+    message = client.messages.create(to="+15551230001", from_=SENDER, body="hi",
+                                     status_callback=callback)
+    sandbox.recorder.wait_for(2, provider="webhook")
+    validator = RequestValidator("auth-token")  # the token the client authenticated with
+    received = sandbox.webhook.received("/twilio/status")
+    assert [r.form["MessageStatus"] for r in received] == ["sent", "delivered"]
+    for request in received:
+        assert request.form["MessageSid"] == message.sid
+        assert validator.validate(callback, request.form, request.headers["x-twilio-signature"])
+    deadline = time.monotonic() + 5  # the sandbox notes each answer after it arrives
+    while len(sandbox.twilio.callbacks) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [c["status"] for c in sandbox.twilio.callbacks] == [200, 200]
 
 
 def test_error_body_is_twilios(client, sandbox):
