@@ -29,6 +29,48 @@ SEVERITY: Mapping[str, int] = MappingProxyType({
 })
 
 
+class FrozenMap(Mapping[str, Any]):
+    """An immutable mapping whose `set` copies one of 64 shards: O(n/64), not O(n), per step.
+
+    With thousands of monitors, copying one dict per observation cost more CPU than the poll.
+    """
+
+    __slots__ = ("_shards", "_len")
+    _MASK = 63
+
+    def __init__(self, items: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()):
+        shards: list[dict[str, Any]] = [{} for _ in range(self._MASK + 1)]
+        for key, value in dict(items).items():
+            shards[hash(key) & self._MASK][key] = value
+        self._shards, self._len = tuple(shards), sum(map(len, shards))
+
+    def __getitem__(self, key: str) -> Any:
+        return self._shards[hash(key) & self._MASK][key]
+
+    def __iter__(self):
+        for shard in self._shards:
+            yield from shard
+
+    def __len__(self) -> int:
+        return self._len
+
+    def set_many(self, pairs: Mapping[str, Any]) -> FrozenMap:
+        """A new map with `pairs` set; this one is untouched."""
+        shards = list(self._shards)
+        copied: set[int] = set()
+        size = self._len
+        for key, value in pairs.items():
+            index = hash(key) & self._MASK
+            if index not in copied:
+                shards[index] = shards[index].copy()
+                copied.add(index)
+            size += key not in shards[index]
+            shards[index][key] = value
+        new = object.__new__(FrozenMap)
+        new._shards, new._len = tuple(shards), size
+        return new
+
+
 class CanaryVerdictLike(Protocol):
     all_failed: bool
     results: Sequence[Any]
@@ -62,8 +104,8 @@ class PlatformTrack:
 class DetectorState:
     """The detector's whole memory; never mutated, each step returns a new one."""
 
-    monitors: Mapping[str, MonitorTrack]
-    platforms: Mapping[str, PlatformTrack]
+    monitors: FrozenMap      # monitor name -> MonitorTrack
+    platforms: FrozenMap     # platform name -> PlatformTrack
     network_down_since: datetime | None = None
     network_reason: str = ""
 
@@ -131,11 +173,12 @@ class Detector:
         self._monitors = {m.name: _MonitorRule(
             m.platform, 1 if one_shot else m.failure_threshold,
             1 if one_shot else m.success_threshold) for m in monitors}
-        names = sorted({m.platform for m in monitors} | set(platforms))
+        by_platform: dict[str, list[str]] = {p: [] for p in platforms}
+        for m in monitors:
+            by_platform.setdefault(m.platform, []).append(m.name)
         self._platforms = {
-            p: _platform_rule(platforms.get(p) or PlatformConfig(),
-                              tuple(m.name for m in monitors if m.platform == p), one_shot)
-            for p in names}
+            p: _platform_rule(platforms.get(p) or PlatformConfig(), tuple(names), one_shot)
+            for p, names in sorted(by_platform.items())}
 
     @classmethod
     def from_config(cls, config: Any, *, one_shot: bool = False) -> Detector:
@@ -147,8 +190,8 @@ class Detector:
 
     def initial(self) -> DetectorState:
         tracks = {name: MonitorTrack(rule.platform) for name, rule in self._monitors.items()}
-        return DetectorState(MappingProxyType(tracks),
-                             MappingProxyType({p: PlatformTrack() for p in self._platforms}))
+        return DetectorState(FrozenMap(tracks),
+                             FrozenMap({p: PlatformTrack() for p in self._platforms}))
 
     def observe(self, state: DetectorState, obs: Observation, now: datetime) -> Step:
         """Feed one observation; return the new state and any platform change it causes."""
@@ -159,8 +202,13 @@ class Detector:
         if state.local_network_problem:
             # Our own network is down: keep the latest reading, count nothing.
             return Step(_with_monitor(state, obs.monitor, replace(track, last=obs)))
-        track = _advance(track, obs, rule)
-        state = _with_monitor(state, obs.monitor, track)
+        new_track = _advance(track, obs, rule)
+        state = _with_monitor(state, obs.monitor, new_track)
+        platform = self._platforms[rule.platform]
+        held = state.platforms[rule.platform]
+        if (held.state is not None and held.pending is None
+                and _evidence(track, platform) == _evidence(new_track, platform)):
+            return Step(state)  # the usual poll: same verdict, nothing held back, no change
         return self._settle(state, (rule.platform,), now)
 
     def observe_canaries(self, state: DetectorState, verdict: CanaryVerdictLike,
@@ -170,7 +218,7 @@ class Detector:
             reason = "local network problem: every canary failed (" + _canary_reasons(verdict) + ")"
             # Counts gathered while the network was failing are not evidence of anything.
             monitors = {n: replace(t, streak=0, failed_polls=0) for n, t in state.monitors.items()}
-            state = replace(state, monitors=MappingProxyType(monitors),
+            state = replace(state, monitors=FrozenMap(monitors),
                             network_down_since=now, network_reason=reason)
             return Step(state, network=NetworkEvent(True, now, reason))
         if not verdict.all_failed and state.local_network_problem:
@@ -190,7 +238,7 @@ class Detector:
 
     def _settle(self, state: DetectorState, platforms: Iterable[str], now: datetime) -> Step:
         changes = []
-        new_tracks = dict(state.platforms)
+        new_tracks = {}
         for platform in platforms:
             rule = self._platforms[platform]
             desired, reason = _combine(rule, [(m, state.monitors[m]) for m in rule.monitors])
@@ -199,7 +247,7 @@ class Detector:
             new_tracks[platform] = track
             if change is not None:
                 changes.append(change)
-        return Step(replace(state, platforms=MappingProxyType(new_tracks)), tuple(changes))
+        return Step(replace(state, platforms=state.platforms.set_many(new_tracks)), tuple(changes))
 
 
 def _platform_rule(config: Any, monitors: tuple[str, ...], one_shot: bool) -> _PlatformRule:
@@ -214,9 +262,12 @@ def _platform_rule(config: Any, monitors: tuple[str, ...], one_shot: bool) -> _P
 
 
 def _with_monitor(state: DetectorState, name: str, track: MonitorTrack) -> DetectorState:
-    monitors = dict(state.monitors)
-    monitors[name] = track
-    return replace(state, monitors=MappingProxyType(monitors))
+    return replace(state, monitors=state.monitors.set_many({name: track}))
+
+
+def _evidence(track: MonitorTrack, rule: _PlatformRule) -> tuple[str | None, bool]:
+    """What a monitor contributes to its platform: its verdict and whether its signal is dead."""
+    return track.verdict, track.failed_polls >= rule.unknown_after
 
 
 def _advance(track: MonitorTrack, obs: Observation, rule: _MonitorRule) -> MonitorTrack:

@@ -13,7 +13,7 @@ from orchestrator.config import PlatformConfig
 from orchestrator.detector import Detector
 from orchestrator.monitors.base import MonitorConfig, Observation
 from orchestrator.monitors.fetch import fetch, new_client
-from orchestrator.poller import Poller, spread
+from orchestrator.poller import Poller, slots, spread
 
 
 class UrlStateMonitor:
@@ -131,24 +131,29 @@ async def test_poll_once_checks_everything_concurrently_and_bounds_each(status_s
 
 
 @pytest.mark.slow
-async def test_scheduler_polls_each_monitor_and_a_hanging_page_delays_nobody(status_server):
+@pytest.mark.parametrize("job_per_monitor", [pytest.param(False, id="slot-jobs"),
+                                             pytest.param(True, id="job-per-monitor")])
+async def test_scheduler_polls_each_monitor_and_a_hanging_page_delays_nobody(status_server,
+                                                                             job_per_monitor):
     base, states, hits = status_server
-    configs = [config("fb", "facebook", failure_threshold=1), config("ig", "instagram"),
+    configs = [config("fb", "facebook", failure_threshold=1, success_threshold=1),
+               config("ig", "instagram"),
                config("slow", "slow", timeout=0.5)]
     steps = []
     async with new_client() as client:
         monitors = {"fb": UrlStateMonitor(configs[0], f"{base}/state/fb"),
                     "ig": UrlStateMonitor(configs[1], f"{base}/state/ig"),
                     "slow": UrlStateMonitor(configs[2], f"{base}/hang")}
-        poller = make_poller(configs, monitors, client, on_step=steps.append)
+        poller = make_poller(configs, monitors, client, on_step=steps.append,
+                             job_per_monitor=job_per_monitor)
         await poller.start()
         try:
-            await asyncio.sleep(2.6)
+            await asyncio.sleep(3.0)
             states["fb"] = "major_outage"
             await asyncio.sleep(2.2)
         finally:
             await poller.stop()
-    assert hits["fb"] >= 3 and hits["ig"] >= 3    # once a second, undisturbed by /hang
+    assert hits["fb"] >= 3 and hits["ig"] >= 3, hits  # once a second, undisturbed by /hang
     assert 2 <= hits["hang"] <= 6                 # max_instances=1: never two at once
     changes = [(c.platform, c.new) for s in steps for c in s.changes]
     assert ("facebook", "operational") in changes and ("facebook", "major_outage") in changes
@@ -182,3 +187,16 @@ def test_spread_fans_five_thousand_monitors_over_the_interval():
     assert set(per_second) == set(range(30))
     assert max(per_second.values()) < 5000 / 30 * 1.3
     assert spread("fb", 30.0) == spread("fb", 30.0)
+
+
+def test_slots_group_monitors_by_interval_and_second_keeping_their_offsets():
+    configs = {c.name: c for c in (config(f"m{i}", "p", interval=30, timeout=5)
+                                   for i in range(300))}
+    configs["fast"] = config("fast", "p", interval=2, timeout=1)
+    groups = slots(configs)
+    assert {key[0] for key in groups} == {30.0, 2.0}
+    members = [m for key, ms in groups.items() if key[0] == 30.0 for m in ms]
+    assert len(members) == 300 and all(0 <= offset < 1 for _, offset in members)
+    for (interval, second), ms in groups.items():
+        for name, offset in ms:
+            assert second + offset == pytest.approx(spread(name, interval))
