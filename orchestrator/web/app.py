@@ -7,8 +7,11 @@ Routes: `/` `/api/v2/incidents.json` `/feed.atom` (public status page), `/hooks/
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 
+import uvicorn
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -107,3 +110,26 @@ def create_app(state: WebState) -> Starlette:
     app.state.web = state
     app.add_middleware(SecurityHeaders)
     return app
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the daemon owns SIGTERM, SIGINT and SIGHUP
+    and stops the server by setting `should_exit`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def make_server(app: Starlette, listen: str) -> EmbeddedServer:
+    """A server for `app` on `listen` (config.http.listen, `host:port`, `[::1]:port`);
+    `await server.serve()` runs it in the caller's event loop."""
+    host, _, port = listen.rpartition(":")
+    config = uvicorn.Config(
+        app, host=host.strip("[]"), port=int(port), lifespan="off", ws="none",
+        log_config=None, access_log=False, server_header=False,
+        # X-Forwarded-For/-Proto are trusted only from a proxy on this machine, so
+        # the dashboard cookie gets its Secure flag behind a local TLS terminator.
+        proxy_headers=True, forwarded_allow_ips="127.0.0.1",
+        timeout_graceful_shutdown=5)
+    return EmbeddedServer(config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
@@ -9,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from orchestrator.monitors.base import Observation
 from orchestrator.store.engine import make_engine
-from orchestrator.web import WebState, create_app
+from orchestrator.web import WebState, create_app, make_server
 from tests.web.conftest import T0, make_config
 from tests.web.seed import incident, outbox_row, platform
 
@@ -72,3 +73,21 @@ async def test_not_ready_without_the_database(clock):
         assert (await client.get("/readyz")).status_code == 503
         assert (await client.get("/metrics")).status_code == 503
     engine.dispose()
+
+
+async def test_make_server_serves_in_this_loop_on_an_ephemeral_port(state):
+    server = make_server(create_app(state), "127.0.0.1:0")
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):  # up to 5 s
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.01)
+    assert server.started
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    assert host == "127.0.0.1"
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(f"http://127.0.0.1:{port}/healthz")
+    assert answer.text == "ok" and answer.headers["x-frame-options"] == "DENY"
+    assert "server" not in answer.headers
+    server.should_exit = True
+    await asyncio.wait_for(task, 10)
