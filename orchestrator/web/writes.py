@@ -31,9 +31,20 @@ def audit(conn: Connection, at: datetime, actor: str, action: str, subject_type:
                                           detail=detail))
 
 
+def canonical(kind: str, address: str) -> str:
+    """The address as contact imports store it (E.164; normalized email), so a suppression
+    matches the contact; an address that does not parse is kept as given."""
+    from orchestrator.audiences import normalize_email, normalize_phone
+    try:
+        return normalize_phone(address) if kind == "sms" else normalize_email(address)
+    except ValueError:
+        return address
+
+
 def suppress(engine: Engine, kind: str, address: str, reason: str, source: str,
              at: datetime) -> bool:
     """Add `address` to the suppression list; True when it was not there yet."""
+    address = canonical(kind, address)
     with transaction(engine) as conn:
         added = insert_ignore(conn, suppressions, {
             "address_kind": kind, "address": address, "reason": reason, "source": source,
@@ -45,6 +56,7 @@ def suppress(engine: Engine, kind: str, address: str, reason: str, source: str,
 
 def unsuppress(engine: Engine, kind: str, address: str, source: str, at: datetime) -> bool:
     """Remove `address` from the suppression list (a START reply); True when it was there."""
+    address = canonical(kind, address)
     with transaction(engine) as conn:
         removed = conn.execute(delete(suppressions).where(
             suppressions.c.address_kind == kind, suppressions.c.address == address)).rowcount

@@ -53,7 +53,7 @@ EVENTS = [
           idempotency_key="k-busy"),
     event("dropped", "dropped@example.com", reason="Bounced Address"),
     event("spamreport", "spam@example.com"),
-    event("unsubscribe", "unsub@example.com"),
+    event("unsubscribe", "Unsub@EXAMPLE.com"),  # stored as contact imports normalize it
     event("group_unsubscribe", "group@example.com", asm_group_id=42),
     event("delivered", "fine@example.com", idempotency_key="k-fine"),
     event("open", "reader@example.com"),
@@ -76,7 +76,7 @@ async def test_signed_events_take_effect(client, engine, signer):
         "hard@example.com": "sendgrid bounce: 550 5.1.1 no such user",
         "dropped@example.com": "sendgrid dropped: Bounced Address",
         "spam@example.com": "sendgrid spamreport: spamreport",
-        "unsub@example.com": "sendgrid unsubscribe: unsubscribe",
+        "Unsub@example.com": "sendgrid unsubscribe: unsubscribe",
         "group@example.com": "sendgrid group_unsubscribe: group_unsubscribe",
     }
     assert rows == {hard: "failed", busy: "failed", fine: "sent"}
