@@ -43,8 +43,7 @@ def relative_path(request: Request) -> str:
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    # Compact separators like the real APIs; JSONResponse would do the same, but this
-    # keeps the media type explicit for providers that add "; charset=utf-8".
+    """Compact UTF-8 JSON, as the real APIs send it."""
     body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
     return Response(body, status, headers=headers, media_type="application/json")
 
@@ -119,7 +118,7 @@ class ProviderApp:
             try:
                 response = await self._respond(record, outcome, handler)
             except Exception:
-                # A sandbox bug must not look like a provider outage to the test.
+                # The client sees a 500 like an outage; the log says the sandbox broke.
                 log.exception("%s sandbox failed on %s %s", self.name, record.method, record.path)
                 record.status = 500
                 raise
@@ -180,7 +179,6 @@ def seconds_header(value: float) -> str:
     """Retry-After is whole seconds; round up so a client never retries early."""
     whole = int(value)
     return str(whole if whole == value else whole + 1)
-
 
 
 def bearer(request: RecordedRequest) -> str | None:

@@ -60,6 +60,15 @@ class SendGridSandbox(ProviderApp):
             ("/v3/user/scheduled_sends/{batch_id}", ["DELETE"], self.delete_scheduled),
         ]
 
+    def delivered(self, now: float | None = None) -> list[dict[str, Any]]:
+        """The accepted mails that would have gone out by `now`: not scheduled later,
+        and not in a batch whose scheduled send is paused or canceled."""
+        now = time.time() if now is None else now
+        with self.lock:
+            return [mail for mail in self.mails
+                    if (mail["send_at"] is None or mail["send_at"] <= now)
+                    and self.scheduled_sends.get(mail["batch_id"]) is None]
+
     def recipients(self) -> list[str]:
         """Every to/cc/bcc address of every accepted mail, in order."""
         with self.lock:

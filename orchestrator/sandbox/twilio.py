@@ -247,7 +247,9 @@ class TwilioSandbox(ProviderApp):
                    if k in query}
         with self.lock:
             stored = sorted(self._messages.values(), key=lambda m: m["_seq"], reverse=True)
-            rendered = [self._render(m) for m in stored]
+            # Reconciliation lists by To; skip rendering everyone else's messages.
+            rendered = [self._render(m) for m in stored
+                        if "To" not in filters or m["to"] == filters["To"]]
         try:
             matched = [m for m in rendered if _matches(m, filters)]
         except ValueError:

@@ -112,11 +112,14 @@ def test_batch_and_scheduled_send_pause_cancel(client, sandbox):
     scheduled_sends = client.client.user.scheduled_sends
     paused = scheduled_sends.post(request_body={"batch_id": batch_id, "status": "pause"})
     assert (paused.status_code, paused.to_dict) == (201, {"batch_id": batch_id, "status": "pause"})
+    assert sandbox.sendgrid.delivered(now=time.time() + 7200) == []  # held while paused
     assert scheduled_sends._(batch_id).patch(request_body={"status": "cancel"}).status_code == 204
     assert scheduled_sends._(batch_id).get().to_dict == [{"batch_id": batch_id, "status": "cancel"}]
     assert scheduled_sends.get().to_dict == [{"batch_id": batch_id, "status": "cancel"}]
     assert scheduled_sends._(batch_id).delete().status_code == 204  # resume
     assert sandbox.sendgrid.scheduled_sends == {}
+    assert sandbox.sendgrid.delivered() == []  # still scheduled for later
+    assert len(sandbox.sendgrid.delivered(now=time.time() + 7200)) == 1
     with pytest.raises(BadRequestsError):
         scheduled_sends.post(request_body={"batch_id": "unknown", "status": "pause"})
 
