@@ -16,7 +16,6 @@ leave the rest pending, and log the counts.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import signal
@@ -27,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from sqlalchemy import func, select
 
 from orchestrator.clock import Clock, SystemClock
@@ -77,14 +75,6 @@ class Parts:
     dispatch_task: asyncio.Task | None = None
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the service owns SIGTERM, SIGINT and SIGHUP."""
-
-    @contextlib.contextmanager
-    def capture_signals(self):
-        yield
-
-
 def bind(listen: str) -> socket.socket:
     """A listening socket for `host:port` (port 0: any free port)."""
     host, _, port = listen.rpartition(":")
@@ -112,7 +102,7 @@ class Service:
         self.engine: Any = None
         self.parts: Parts | None = None
         self.web: Any = None
-        self.server: _Server | None = None
+        self.server: Any = None
         self._serving: asyncio.Task | None = None
         self.counts: dict[str, int] = {}
         self.http_url: str | None = None
@@ -309,20 +299,17 @@ class Service:
             await self._publish_due(parts, now)
 
     async def _publish_due(self, parts: Parts, now: Any) -> None:
-        # TODO(calendar publisher): orchestrator.publisher.publish_due is being built; until
-        # it lands, paused and resumed posts are tracked but due posts are not published.
-        try:
-            from orchestrator.publisher import publish_due
-        except ModuleNotFoundError as exc:
-            if exc.name != "orchestrator.publisher":
-                raise
-            return
-        await asyncio.to_thread(publish_due, self.engine, parts.setup.config, now=now)
+        from orchestrator.publisher import publish_due
+
+        published = await asyncio.to_thread(publish_due, self.engine, parts.setup.config,
+                                            now=now)
+        if published:
+            event(log, "calendar.published", posts=published)
 
     # -- HTTP ----------------------------------------------------------------------
 
     async def _start_http(self, setup: Setup) -> None:
-        from orchestrator.web.app import create_app
+        from orchestrator.web.app import create_app, make_server
         from orchestrator.web.state import WebState
 
         self.web = WebState(self.engine, setup.config, clock=self.clock)
@@ -330,10 +317,8 @@ class Service:
         sock = bind(setup.config.http.listen)
         host, port = sock.getsockname()[:2]
         self.http_url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-        config = uvicorn.Config(create_app(self.web), log_config=None, access_log=False,
-                                lifespan="off", ws="none", http="h11",
-                                timeout_graceful_shutdown=3, timeout_keep_alive=5)
-        self.server = _Server(config)
+        # The socket is bound here so that port 0 works and the URL is known before serving.
+        self.server = make_server(create_app(self.web), setup.config.http.listen)
         self._serving = serving = asyncio.create_task(self.server.serve(sockets=[sock]))
         for _ in range(int(STARTUP_S / 0.01)):
             if self.server.started or serving.done():

@@ -1,0 +1,1 @@
+"""`orchestrator demo`: the whole outage story on one machine, against the local sandboxes."""
