@@ -86,6 +86,8 @@ class HttpServerConfig(StrictModel):
     listen: str = Field(default="127.0.0.1:8080", pattern=r"^[\w.\-\[\]:]+:\d{1,5}$")
     public_url: HttpUrl | None = None
     token: Secret | None = None         # bearer token for the ops API
+    # SendGrid's public key for event webhook signatures (base64 DER, Mail Settings).
+    sendgrid_verification_key: str | None = None
 
 
 class QuietHours(StrictModel):
