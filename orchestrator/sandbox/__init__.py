@@ -51,7 +51,7 @@ USAGE = {
     "bluesky": "PDS URL; /xrpc/com.atproto.server.createSession, .repo.createRecord",
     "x": "API base; POST /2/tweets with OAuth 1.0a",
     "linkedin": "API base; POST /rest/posts",
-    "facebook": "Graph base; POST /v21.0/{page_id}/feed",
+    "facebook": "Graph base; POST /v21.0/{page}/feed and Instagram /v21.0/{user}/media",
     "slack": "webhooks at URL/services/T000/B000/XXXX",
     "discord": "webhooks at URL/api/webhooks/{id}/{token}?wait=true",
     "teams": "webhooks at URL/webhookb2/...",

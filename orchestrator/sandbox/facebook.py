@@ -1,4 +1,4 @@
-"""Facebook Graph API page posts (POST /v{version}/{page_id}/feed) as a local sandbox."""
+"""Facebook Graph API page posts and Instagram content publishing as a local sandbox."""
 
 from __future__ import annotations
 
@@ -32,10 +32,14 @@ class FacebookSandbox(ProviderApp):
     def reset(self) -> None:
         with self.lock:
             self.posts: list[dict[str, Any]] = []
+            self.containers: dict[str, dict[str, Any]] = {}
+            self.media: list[dict[str, Any]] = []   # published Instagram posts
             self._ids = count(1)
 
     def routes(self):
-        return [("/{version}/{page_id}/feed", ["POST"], self.create)]
+        return [("/{version}/{page_id}/feed", ["POST"], self.create),
+                ("/{version}/{ig_user_id}/media", ["POST"], self.create_container),
+                ("/{version}/{ig_user_id}/media_publish", ["POST"], self.publish)]
 
     def error(self, request: RecordedRequest, status: int, retry_after: float | None) -> Response:
         if status == 429:
@@ -52,17 +56,51 @@ class FacebookSandbox(ProviderApp):
     def not_found(self, request: RecordedRequest) -> Response:
         return graph_error(400, "Unknown path components: " + request.path, 2500)
 
-    async def create(self, request: RecordedRequest) -> Response:
+    def _authorized(self, request: RecordedRequest) -> tuple[dict[str, Any], Response | None]:
+        """The request's fields, or the Graph error for a bad version or a missing token."""
         if not VERSION.match(request.path_params["version"]):
-            return self.not_found(request)
+            return {}, self.not_found(request)
         data = {**request.query, **request.data}
         token = data.get("access_token")
         scheme, _, header_token = request.headers.get("authorization", "").partition(" ")
         if not token and scheme.lower() in ("bearer", "oauth"):
             token = header_token
         if not token:
-            return graph_error(400, "An active access token must be used to query information "
-                               "about the current user.", 2500)
+            return data, graph_error(400, "An active access token must be used to query "
+                                     "information about the current user.", 2500)
+        return data, None
+
+    async def create_container(self, request: RecordedRequest) -> Response:
+        data, refused = self._authorized(request)
+        if refused:
+            return refused
+        if not data.get("image_url"):
+            return graph_error(400, "(#100) The parameter image_url is required", 100)
+        if len(data.get("caption", "")) > 2200:
+            return graph_error(400, "(#100) The caption is too long", 100)
+        container = str(17_900_000_000_000_000 + next(self._ids))
+        with self.lock:
+            self.containers[container] = {"ig_user_id": request.path_params["ig_user_id"],
+                                          "image_url": data["image_url"],
+                                          "caption": data.get("caption", "")}
+        return json_response({"id": container})
+
+    async def publish(self, request: RecordedRequest) -> Response:
+        data, refused = self._authorized(request)
+        if refused:
+            return refused
+        with self.lock:
+            container = self.containers.pop(str(data.get("creation_id")), None)
+            if container is None:
+                return graph_error(400, "(#9007) Media ID is not available", 9007)
+            media_id = str(17_800_000_000_000_000 + next(self._ids))
+            self.media.append({"id": media_id, **container})
+        return json_response({"id": media_id})
+
+    async def create(self, request: RecordedRequest) -> Response:
+        data, refused = self._authorized(request)
+        if refused:
+            return refused
         if not data.get("message") and not data.get("link"):
             return graph_error(400, "(#100) Missing message or attachment", 100)
         page = request.path_params["page_id"]

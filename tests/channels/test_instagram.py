@@ -61,3 +61,19 @@ async def test_caption_over_the_limit_is_refused_before_sending() -> None:
 
 def test_a_facebook_outage_takes_instagram_down() -> None:
     assert CONFIG.depends_on == ["instagram", "facebook"]
+
+
+async def test_publishes_at_the_sandbox() -> None:
+    from orchestrator.sandbox import Sandbox
+
+    async with Sandbox() as sandbox:
+        config = CONFIG.model_copy(update={"base_url": sandbox.base_url("facebook")})
+        channel = InstagramChannel("instagram", config)
+        try:
+            delivery = await channel.send(Message(idempotency_key="k", body="Facebook is down"))
+        finally:
+            await channel.aclose()
+        [media] = sandbox.facebook.media
+    assert media == {"id": delivery.provider_id, "ig_user_id": "1784",
+                     "image_url": "https://static.example.com/card.png",
+                     "caption": "Facebook is down"}
