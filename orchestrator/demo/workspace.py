@@ -60,7 +60,7 @@ def write_workspace(folder: Path, sandbox_url: str, port: int | None = None) -> 
     (folder / "playbooks").mkdir(parents=True, exist_ok=True)
     config = folder / "config.yaml"
     for name, target in (("config.yaml", config),
-                         ("playbooks/meta-outage.yaml", folder / "playbooks/meta-outage.yaml")):
+                         ("playbook.yaml", folder / "playbooks/meta-outage.yaml")):
         text = _resource(name)
         for key, value in values.items():
             text = text.replace(key, value)
