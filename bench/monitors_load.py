@@ -116,10 +116,14 @@ async def throughput_phase(config, rounds: int) -> tuple[float, float]:
     await poller.aclose()
 
     urls = [m.url for m in config.monitors]
+    etags: dict[str, str] = {}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as s:
         async def get(url: str) -> None:
-            async with s.get(url) as resp:
+            # The same exchange the monitors make: a conditional GET once the ETag is known.
+            headers = {"If-None-Match": etags[url]} if url in etags else {}
+            async with s.get(url, headers=headers) as resp:
                 await resp.read()
+                etags[url] = resp.headers.get("ETag", "")
 
         await asyncio.gather(*(get(u) for u in urls))
         started = time.perf_counter()
