@@ -20,14 +20,12 @@ replica, and the lease trivially succeeds.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
 import os
 import socket
-import time
+import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -130,6 +128,8 @@ class LeaderLease:
         self._mono = clock or SystemClock()
         self._token: int | None = None
         self._deadline = float("-inf")
+        # The elector's thread writes (token, deadline); timers read them from others.
+        self._state = threading.Lock()
 
     @property
     def postgres(self) -> bool:
@@ -138,16 +138,19 @@ class LeaderLease:
     @property
     def token(self) -> int | None:
         """The fencing token while this replica believes it leads, else None."""
-        return self._token if self.is_leader() else None
+        with self._state:
+            live = self._token is not None and self._mono.monotonic() < self._deadline
+            return self._token if live else None
 
     def is_leader(self) -> bool:
-        return self._token is not None and self._mono.monotonic() < self._deadline
+        return self.token is not None
 
     def seconds_left(self) -> float:
         """Seconds until this replica steps down unless it renews (0 when not leading)."""
-        if self._token is None:
-            return 0.0
-        return max(0.0, self._deadline - self._mono.monotonic())
+        with self._state:
+            if self._token is None:
+                return 0.0
+            return max(0.0, self._deadline - self._mono.monotonic())
 
     @contextmanager
     def _statement(self) -> Iterator[Connection]:
@@ -173,6 +176,7 @@ class LeaderLease:
                 token = conn.execute(self._upsert(conn)).scalar()
         except DBAPIError as exc:
             if _lock_timeout(exc):
+                log.warning("lease %s: acquiring timed out: %s", self.name, exc.orig)
                 return self.token
             raise
         if token is None:
@@ -218,6 +222,7 @@ class LeaderLease:
                     .returning(leases.c.token)).scalar()
         except DBAPIError as exc:
             if _lock_timeout(exc):
+                log.warning("lease %s: renewal timed out: %s", self.name, exc.orig)
                 return self.is_leader()
             raise
         if token is None:
@@ -228,8 +233,9 @@ class LeaderLease:
 
     def release(self) -> None:
         """Give the lease up now (graceful stop), so another replica need not wait the TTL."""
-        token, self._token = self._token, None
-        self._deadline = float("-inf")
+        with self._state:
+            token, self._token = self._token, None
+            self._deadline = float("-inf")
         if token is None:
             return
         with self._statement() as conn:
@@ -240,14 +246,16 @@ class LeaderLease:
 
     def step_down(self) -> None:
         """Stop believing this replica leads (the database row is left to expire)."""
-        self._token = None
-        self._deadline = float("-inf")
+        with self._state:
+            self._token = None
+            self._deadline = float("-inf")
 
     def _held(self, token: int, started: float) -> int:
         if token != self._token:
             log.info("lease %s: %s leads with token %d", self.name, self.holder, token)
-        self._token = token
-        self._deadline = started + (self.ttl - self.margin).total_seconds()
+        with self._state:
+            self._token = token
+            self._deadline = started + (self.ttl - self.margin).total_seconds()
         return token
 
     def _lost(self) -> None:
@@ -313,94 +321,3 @@ class FencedWriter:
         """A fenced write transaction (see `fenced_transaction`)."""
         return fenced_transaction(self.engine, self.lease, token)
 
-
-async def _call(callback: Callable[..., Any] | None, *args: Any) -> None:
-    if callback is None:
-        return
-    try:
-        result = callback(*args)
-        if inspect.isawaitable(result):
-            await result
-    except Exception:  # a callback's bug must not stop the election of this replica
-        log.exception("leader callback %r failed", callback)
-
-
-class LeaderElector:
-    """Keeps trying to lead, renews every TTL/3, and tells the daemon when leadership changes.
-
-    `on_elected(token)` runs when this replica starts leading (a new tenure, a new token);
-    `on_deposed()` runs when it stops: the lease was lost, could not be renewed before the
-    local deadline (even while a renewal hangs on an unreachable database), or on stop.
-    """
-
-    def __init__(self, lease: LeaderLease, *, interval: float | None = None) -> None:
-        self.lease = lease
-        self.interval = interval if interval is not None else lease.ttl.total_seconds() / 3
-        self.leading = False
-        self.told_token: int | None = None
-
-    def _round(self) -> None:
-        """One attempt: renew while leading, else try to acquire (runs on a worker thread)."""
-        try:
-            if self.lease.is_leader():
-                self.lease.renew()
-            else:
-                self.lease.try_acquire()
-        except Exception as exc:  # the store is unreachable: keep the local deadline
-            log.warning("lease %s: cannot reach the store: %s", self.lease.name, exc)
-
-    async def _sync(self, on_elected, on_deposed) -> None:
-        token = self.lease.token
-        if token is not None and token == self.told_token and self.leading:
-            return
-        if self.leading:
-            self.leading, self.told_token = False, None
-            log.warning("lease %s: %s steps down", self.lease.name, self.lease.holder)
-            await _call(on_deposed)
-        if token is not None:
-            self.leading, self.told_token = True, token
-            await _call(on_elected, token)
-
-    async def run(self, on_elected: Callable[[int], Any] | None = None,
-                  on_deposed: Callable[[], Any] | None = None,
-                  stop_event: asyncio.Event | None = None) -> None:
-        """Elect until `stop_event` is set; then step down and release the lease."""
-        stop_event = stop_event or asyncio.Event()
-        stopping = asyncio.ensure_future(stop_event.wait())
-        pending: asyncio.Future | None = None
-        try:
-            while not stop_event.is_set():
-                if pending is None:
-                    pending = asyncio.ensure_future(asyncio.to_thread(self._round))
-                    started = time.monotonic()
-                # Wait for the round, but never past the moment leadership lapses locally.
-                limit = self.lease.seconds_left() if self.leading else None
-                await asyncio.wait({pending, stopping}, timeout=limit,
-                                   return_when=asyncio.FIRST_COMPLETED)
-                if pending.done():
-                    pending = None
-                await self._sync(on_elected, on_deposed)
-                if pending is None:
-                    nap = self.interval - (time.monotonic() - started)
-                    if self.leading:
-                        nap = min(nap, self.lease.seconds_left())
-                    if nap > 0:
-                        await asyncio.wait({stopping}, timeout=nap)
-                    await self._sync(on_elected, on_deposed)
-        finally:
-            stopping.cancel()
-            await self._stop(pending, on_deposed)
-
-    async def _stop(self, pending: asyncio.Future | None, on_deposed) -> None:
-        if self.leading:
-            self.leading, self.told_token = False, None
-            await _call(on_deposed)
-        if pending is not None:
-            done, _ = await asyncio.wait({pending}, timeout=self.interval)
-            if not done:  # the store hangs: let the row expire rather than wait for it
-                self.lease.step_down()
-                return
-        try:
-            await asyncio.to_thread(self.lease.release)
-        except Exception as exc:
-            log.warning("lease %s: could not release: %s", self.lease.name, exc)
