@@ -1,93 +1,48 @@
 """The daemon: one asyncio process that polls, detects, runs playbooks, dispatches and serves HTTP.
 
-    Poller (APScheduler, one job per monitor) ─► Detector ─► on_step
+    Poller (APScheduler jobs, one shared HTTP client) ─► Detector ─► on_step
         └► IncidentManager.handle ─► Runner.handle            (store work on a worker thread)
     timers, every `tick` s: IncidentManager.tick (sustained_for), Runner.tick (`every`,
         holds), the calendar publisher (due posts)
     Dispatcher: outbox rows ─► channels (rate limits, retries, failover)
     uvicorn.Server on the same loop: status page, webhooks, ops API, dashboard, /metrics
 
-Everything built from one validated config is a `Parts`; SIGHUP validates the file again
-and, only when it is clean, swaps the Parts (a bad file keeps the old ones and logs every
-problem). SIGTERM/SIGINT stop polling, let in-flight sends finish up to `drain_timeout`,
-leave the rest pending, and log the counts.
+Everything built from one validated config is a `Parts` (orchestrator.wiring); SIGHUP
+validates the file again and, only when it is clean, swaps the Parts (a bad file keeps the
+old ones and logs every problem). SIGTERM/SIGINT stop polling, let in-flight sends finish
+up to `drain_timeout`, leave the rest pending, and log the counts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import signal
-import socket
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import func, select
 
 from orchestrator.clock import Clock, SystemClock
 from orchestrator.errors import ConfigError
 from orchestrator.logs import event
+from orchestrator.wiring import (
+    Parts,
+    Setup,
+    bind,
+    build_parts,
+    ledger_counts,
+    load_setup,
+    restart_only_changes,
+)
 
 log = logging.getLogger("orchestrator.service")
 
 TICK_S = 1.0          # how often sustained triggers, `every` cadences and due posts are checked
 DRAIN_S = 10.0        # how long in-flight sends may take to finish on stop or reload
 STARTUP_S = 10.0      # how long the HTTP server may take to start
-
-
-@dataclass(frozen=True)
-class Setup:
-    """A config and its playbooks, both validated clean."""
-
-    config: Any
-    playbooks: Mapping[str, Any]
-
-
-def load_setup(path: Path, env: Mapping[str, str] | None = None) -> Setup:
-    """The config (secrets required) and its playbooks, or ConfigError listing every problem."""
-    from orchestrator.loader import read_config, validate_all
-
-    report = validate_all(path, env=env)
-    problems = list(report.errors)
-    # validate_all only warns about unset ${SECRETS}; a daemon cannot run without them.
-    config, source = read_config(path, env)
-    problems += [p for p in source.problems if p.severity == "error" and p not in problems]
-    if problems or config is None:
-        raise ConfigError(problems)
-    return Setup(config, report.playbooks)
-
-
-@dataclass
-class Parts:
-    """What one Setup builds; a reload replaces all of it at once."""
-
-    setup: Setup
-    poller: Any
-    incidents: Any
-    runner: Any
-    calendar: Any
-    dispatcher: Any
-    dispatch_stop: asyncio.Event = field(default_factory=asyncio.Event)
-    dispatch_task: asyncio.Task | None = None
-
-
-def bind(listen: str) -> socket.socket:
-    """A listening socket for `host:port` (port 0: any free port)."""
-    host, _, port = listen.rpartition(":")
-    host = host.strip("[]")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, int(port)))
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 class Service:
@@ -160,62 +115,35 @@ class Service:
         return list(handlers)
 
     async def _shutdown(self, timers: asyncio.Task | None) -> dict[str, int]:
+        """Stop polling, let store work and in-flight sends finish, then stop serving."""
         event(log, "service.stopping", drain_timeout=self.drain_timeout)
-        if timers is not None:
-            timers.cancel()
-            await asyncio.gather(timers, return_exceptions=True)
+        self._stop.set()
         if self.parts is not None:
-            await self._stop_parts(self.parts)
+            await self.parts.poller.aclose()
+        if timers is not None:
+            await timers
+        async with self._work:  # an incident or run being recorded finishes first
+            if self.parts is not None:
+                await self._stop_parts(self.parts)
         await self._stop_http()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        counts = {**self.totals, **await asyncio.to_thread(self._ledger_counts)}
+        counts = {**self.totals, **await asyncio.to_thread(ledger_counts, self.engine)}
         event(log, "service.stopped", **counts)
         self.engine.dispose()
         return counts
-
-    def _ledger_counts(self) -> dict[str, int]:
-        from orchestrator.store.schema import outbox
-
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(outbox.c.state, func.count()).group_by(outbox.c.state))
-            by_state = dict(rows.all())
-        return {"left_pending": by_state.get("pending", 0),
-                "left_in_flight_rows": by_state.get("in_flight", 0)}
 
     # -- parts: build, start, stop -------------------------------------------------
 
     async def _start_parts(self, setup: Setup) -> Parts:
         # Built on the loop: channels may open async clients, which belong to this loop.
-        parts = self._build_parts(setup)
+        parts = build_parts(setup, self.engine, self.clock, self._on_step)
         await asyncio.to_thread(parts.incidents.load)
         await parts.poller.start()
         parts.dispatch_task = asyncio.create_task(
             parts.dispatcher.run(parts.dispatch_stop, self.drain_timeout), name="dispatcher")
         return parts
-
-    def _build_parts(self, setup: Setup) -> Parts:
-        from orchestrator.dispatcher import Dispatcher
-        from orchestrator.incidents import IncidentManager
-        from orchestrator.playbook.ports import PostsCalendar
-        from orchestrator.playbook.runner import Runner
-        from orchestrator.poller import Poller
-
-        config, playbooks = setup.config, setup.playbooks
-        triggers = {name: pb.trigger for name, pb in playbooks.items() if pb.trigger}
-        labels = {name: config.platform_label(name) for name in config.platforms}
-        return Parts(
-            setup=setup,
-            poller=Poller.from_config(config, clock=self.clock, on_step=self._on_step),
-            incidents=IncidentManager(self.engine, triggers, labels=labels, clock=self.clock,
-                                      actor="detector"),
-            runner=Runner.from_config(self.engine, config, playbooks, clock=self.clock,
-                                      actor="daemon"),
-            calendar=PostsCalendar(self.engine, config),
-            dispatcher=Dispatcher(self.engine, sending_channels(config),
-                                  quiet=quiet_window(config), clock=self.clock.now),
-        )
 
     async def _stop_parts(self, parts: Parts) -> None:
         """Stop polling first, then let the dispatcher finish what is in flight."""
@@ -281,12 +209,14 @@ class Service:
                 event(log, "runner.advanced", incident=action.incident_id, runs=runs)
 
     async def _timers(self) -> None:
-        while True:
+        """Tick until the service stops (never cancelled mid-tick: store work completes)."""
+        while not self._stop.is_set():
             try:
                 await self._tick_once()
             except Exception:  # noqa: BLE001 - one bad tick must not end the timers
                 log.exception("timer tick failed")
-            await asyncio.sleep(self.tick)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self.tick)
 
     async def _tick_once(self) -> None:
         async with self._work:
@@ -312,6 +242,9 @@ class Service:
         from orchestrator.web.app import create_app, make_server
         from orchestrator.web.state import WebState
 
+        # TODO(metrics): the poll and send counters (Metrics.observe_poll/observe_send) need an
+        # observation hook on the Poller and a send hook on the Dispatcher; the store gauges
+        # (platform states, incidents, outbox, queue depth) are read at scrape time already.
         self.web = WebState(self.engine, setup.config, clock=self.clock)
         self._point_web(self.parts)
         sock = bind(setup.config.http.listen)
@@ -354,42 +287,6 @@ class Service:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-
-# -- pure helpers the wiring uses ----------------------------------------------------
-
-def sending_channels(config: Any, http: Any = None) -> dict[str, Any]:
-    """Every enabled channel that can send; a calendar-only kind (no `send`) is left out."""
-    from channels.registry import channel_class
-    from orchestrator.delivery import build_channels
-
-    senders = {name: cfg for name, cfg in config.channels.items()
-               if cfg.enabled and callable(getattr(channel_class(cfg.kind), "send", None))}
-    for name in sorted(set(config.channels) - set(senders)):
-        if config.channels[name].enabled:
-            event(log, "channel.calendar_only", logging.WARNING, channel=name,
-                  reason=f"channel kind {config.channels[name].kind!r} cannot send yet: its "
-                         "posts are paused and resumed but not published")
-    return build_channels(config.model_copy(update={"channels": senders}), http=http)
-
-
-def quiet_window(config: Any) -> Any:
-    from orchestrator.dispatcher import QuietWindow
-
-    quiet = config.quiet_hours
-    if quiet is None:
-        return None
-    return QuietWindow(quiet.start, quiet.end, frozenset(quiet.channels), config.timezone)
-
-
-def restart_only_changes(old: Any, new: Any) -> list[str]:
-    """Settings a reload cannot apply to a running process."""
-    out = []
-    if old.storage != new.storage:
-        out.append("storage")
-    if old.http.listen != new.http.listen:
-        out.append("http.listen")
-    return out
 
 
 def _action_name(action: Any) -> str:

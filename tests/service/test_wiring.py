@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.errors import ConfigError
 from orchestrator.logs import ConsoleFormatter, JsonFormatter, configure, event
-from orchestrator.service import bind, load_setup, restart_only_changes, sending_channels
+from orchestrator.wiring import bind, load_setup, restart_only_changes, sending_channels
 
 from .conftest import SECRETS
 

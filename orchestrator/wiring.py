@@ -1,0 +1,142 @@
+"""What the daemon is made of: a validated Setup, and the Parts built from it (not yet started).
+
+`orchestrator.service` starts and stops these; keeping construction here leaves the service
+about lifecycle only (signals, reload, shutdown), and lets tests build the parts directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from orchestrator.errors import ConfigError
+from orchestrator.logs import event
+
+log = logging.getLogger("orchestrator.service")
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A config and its playbooks, both validated clean."""
+
+    config: Any
+    playbooks: Mapping[str, Any]
+
+
+def load_setup(path: Path, env: Mapping[str, str] | None = None) -> Setup:
+    """The config (secrets required) and its playbooks, or ConfigError listing every problem."""
+    from orchestrator.loader import read_config, validate_all
+
+    report = validate_all(path, env=env)
+    problems = list(report.errors)
+    # validate_all only warns about unset ${SECRETS}; a daemon cannot run without them.
+    config, source = read_config(path, env)
+    problems += [p for p in source.problems if p.severity == "error" and p not in problems]
+    if problems or config is None:
+        raise ConfigError(problems)
+    return Setup(config, report.playbooks)
+
+
+@dataclass
+class Parts:
+    """What one Setup builds; a reload replaces all of it at once."""
+
+    setup: Setup
+    poller: Any
+    incidents: Any
+    runner: Any
+    calendar: Any
+    dispatcher: Any
+    dispatch_stop: asyncio.Event = field(default_factory=asyncio.Event)
+    dispatch_task: asyncio.Task | None = None
+
+
+def bind(listen: str) -> socket.socket:
+    """A listening socket for `host:port` (port 0: any free port)."""
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, int(port)))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def build_parts(setup: Setup, engine: Any, clock: Any, on_step: Any) -> Parts:
+    """Every part of the daemon for `setup`, constructed but not started."""
+    from orchestrator.dispatcher import Dispatcher
+    from orchestrator.incidents import IncidentManager
+    from orchestrator.playbook.ports import PostsCalendar
+    from orchestrator.playbook.runner import Runner
+    from orchestrator.poller import Poller
+
+    config, playbooks = setup.config, setup.playbooks
+    triggers = {name: pb.trigger for name, pb in playbooks.items() if pb.trigger}
+    labels = {name: config.platform_label(name) for name in config.platforms}
+    return Parts(
+        setup=setup,
+        poller=Poller.from_config(config, clock=clock, on_step=on_step),
+        incidents=IncidentManager(engine, triggers, labels=labels, clock=clock,
+                                  actor="detector"),
+        runner=Runner.from_config(engine, config, playbooks, clock=clock,
+                                  actor="daemon"),
+        calendar=PostsCalendar(engine, config),
+        dispatcher=Dispatcher(engine, sending_channels(config),
+                              quiet=quiet_window(config), clock=clock.now),
+    )
+
+
+def ledger_counts(engine: Any) -> dict[str, int]:
+    """Outbox rows left unsent, for the stop report."""
+    from orchestrator.store.schema import outbox
+
+    with engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.state, func.count()).group_by(outbox.c.state))
+        by_state = dict(rows.all())
+    return {"left_pending": by_state.get("pending", 0),
+            "left_in_flight_rows": by_state.get("in_flight", 0)}
+
+
+def sending_channels(config: Any, http: Any = None) -> dict[str, Any]:
+    """Every enabled channel that can send; a calendar-only kind (no `send`) is left out."""
+    from channels.registry import channel_class
+    from orchestrator.delivery import build_channels
+
+    senders = {name: cfg for name, cfg in config.channels.items()
+               if cfg.enabled and callable(getattr(channel_class(cfg.kind), "send", None))}
+    for name in sorted(set(config.channels) - set(senders)):
+        if config.channels[name].enabled:
+            event(log, "channel.calendar_only", logging.WARNING, channel=name,
+                  reason=f"channel kind {config.channels[name].kind!r} cannot send yet: its "
+                         "posts are paused and resumed but not published")
+    return build_channels(config.model_copy(update={"channels": senders}), http=http)
+
+
+def quiet_window(config: Any) -> Any:
+    from orchestrator.dispatcher import QuietWindow
+
+    quiet = config.quiet_hours
+    if quiet is None:
+        return None
+    return QuietWindow(quiet.start, quiet.end, frozenset(quiet.channels), config.timezone)
+
+
+def restart_only_changes(old: Any, new: Any) -> list[str]:
+    """Settings a reload cannot apply to a running process."""
+    out = []
+    if old.storage != new.storage:
+        out.append("storage")
+    if old.http.listen != new.http.listen:
+        out.append("http.listen")
+    return out
