@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from time import monotonic
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -53,6 +54,15 @@ class QuietWindow:
     timezone: str = "UTC"   # for contacts without a time zone of their own
 
 
+def quiet_window(config: Any) -> QuietWindow | None:
+    """The Config's quiet hours as the dispatcher applies them (None when not configured)."""
+    quiet = getattr(config, "quiet_hours", None)
+    if quiet is None:
+        return None
+    return QuietWindow(quiet.start, quiet.end, frozenset(quiet.channels),
+                       getattr(config, "timezone", "UTC"))
+
+
 @dataclass
 class DispatchStats:
     """Counts since the dispatcher started, by what happened to each row."""
@@ -83,7 +93,9 @@ class _Lane:
         self.gate = ChannelGate(policy.rate, policy.concurrency, policy.burst)
         self.reconcilable = can_reconcile(channel)
         self.address_kind = getattr(channel.capabilities, "address", None)
-        wide = max(policy.max_batch * min(policy.concurrency, 4), policy.concurrency * 16, 64)
+        # Claim a few rounds ahead of the senders, no more: every held row is a message a
+        # crash leaves to reconcile.
+        wide = max(policy.max_batch * min(policy.concurrency, 4), policy.concurrency * 4, 32)
         # Never hold more than a quarter lease's worth of sends: a lease must not expire
         # while its row waits for a token.
         if policy.rate:
@@ -124,6 +136,7 @@ class Dispatcher:
         self._flushing = False
         self._stopping = False
         self._wake = asyncio.Event()
+        self._renewed_at = 0.0  # monotonic time the last lease renewal started
         self._platforms: dict[str, str] = {}
         self._platforms_at: datetime | None = None
 
@@ -159,7 +172,8 @@ class Dispatcher:
     def _start_workers(self) -> list[asyncio.Task]:
         self._stopping = False
         workers = [asyncio.create_task(self._lane_loop(lane)) for lane in self.lanes.values()]
-        return [*workers, asyncio.create_task(self._flush_loop())]
+        return [*workers, asyncio.create_task(self._flush_loop()),
+                asyncio.create_task(self._renew_loop())]
 
     async def _shutdown(self, workers: list[asyncio.Task], drain_timeout: float
                         ) -> DispatchStats:
@@ -335,6 +349,8 @@ class Dispatcher:
                 if not await self._admit(lane):
                     return self._add(lane, [self._release(c, delay=lane.gate.blocked_for())
                                             for c in claims])
+                if not all(self._lease_holds(c) for c in claims):
+                    return self._abandon(lane, claims)
                 if not lane.reconcilable:
                     await asyncio.to_thread(self.outbox.mark_started, claims, self.clock())
                 started = True
@@ -364,6 +380,8 @@ class Dispatcher:
         async with lane.gate.slots:
             if not await self._admit(lane):
                 return self._add(lane, [self._release(claim, delay=lane.gate.blocked_for())])
+            if not self._lease_holds(claim):
+                return self._abandon(lane, [claim])
             try:
                 found: Any = await lane.channel.reconcile(claim.message())
             except DeliveryError as exc:
@@ -408,7 +426,7 @@ class Dispatcher:
                              if verdict.retry_in is not None else None),
             lease_expires_at=(now + timedelta(seconds=verdict.reconcile_in)
                               if verdict.reconcile_in is not None else None),
-            sent_at=now if verdict.state in ("sent", "in_flight") else None)
+            )
         target = self._fallback(claim) if verdict.failover else None
         stat = {"pending": "retried", "in_flight": "retried"}.get(verdict.state, verdict.state)
         return _Item(settlement, "failed_over" if target else stat, failover_to=target)
@@ -417,6 +435,14 @@ class Dispatcher:
         when = self.clock() + timedelta(seconds=delay) if delay > 0 else None
         return _Item(Settlement(claim, "pending", error=error, next_attempt_at=when,
                                 count_attempt=False), "released")
+
+    def _abandon(self, lane: _Lane, claims: list[Claimed]) -> None:
+        """Our lease may be gone (the process stalled): another dispatcher owns the row now."""
+        log.warning("lane %s: %d leases lapsed before sending; left to whoever reclaims them",
+                    lane.name, len(claims))
+        self.stats.left_in_flight += len(claims)
+        lane.held -= len(claims)
+        lane.room.set()
 
     def _add(self, lane: _Lane, items: list[_Item]) -> None:
         for item in items:
@@ -428,6 +454,24 @@ class Dispatcher:
     def _take(self) -> list[_Item]:
         items, self._buffer = self._buffer, []
         return items
+
+    async def _renew_loop(self) -> None:
+        """Extend our leases every third of a lease, so rows waiting their turn stay ours."""
+        while not self._stopping:
+            await self._nap(self._wake, self.lease / 3)
+            started = monotonic()
+            try:
+                await asyncio.to_thread(self.outbox.renew, self.owner, self.lease, self.clock())
+            except Exception:
+                log.exception("could not renew leases; sends stop when they expire")
+                continue
+            self._renewed_at = started
+
+    def _lease_holds(self, claim: Claimed) -> bool:
+        # Keep a margin: a send that starts just before expiry must finish before another
+        # dispatcher may reclaim the row.
+        margin = min(self.lease / 4, 5.0)
+        return monotonic() < max(claim.claimed_at, self._renewed_at) + self.lease - margin
 
     async def _flush_loop(self) -> None:
         while not self._stopping:

@@ -12,6 +12,7 @@ settlements are one executemany per batch, so the database is not what limits a 
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,7 @@ class Claimed:
     token: str
     reclaimed: bool = False  # its previous lease expired: the provider may have it already
     started: bool = False    # a send was begun under the previous lease
+    claimed_at: float = 0.0  # time.monotonic() just before the claim: the lease runs from here
 
     def message(self) -> Message:
         return Message(idempotency_key=self.key, body=self.body, recipient=self.recipient,
@@ -127,14 +129,15 @@ def _row_values(row: OutboxRow, suppressed: dict[str, str], now: datetime) -> di
     }
 
 
-def _claimed(row: Any, token: str, previous: dict[int, tuple[str, Any]]) -> Claimed:
+def _claimed(row: Any, token: str, previous: dict[int, tuple[str, Any]],
+             started_at: float) -> Claimed:
     (id_, key, channel, recipient, body, subject, payload, urgent, fallback, contact_id,
      run_id, step_key, audience, attempts, max_attempts) = row
     state, sent_at = previous[id_]
     return Claimed(id_, key, channel, recipient, body or "", subject, payload or {},
                    bool(urgent), tuple(fallback or ()), contact_id, run_id, step_key,
                    audience, attempts, max_attempts, token, state == "in_flight",
-                   sent_at is not None)
+                   sent_at is not None, started_at)
 
 
 class Outbox:
@@ -178,6 +181,7 @@ class Outbox:
               lease: float = 60.0, now: datetime | None = None) -> list[Claimed]:
         """Lease up to `limit` due rows: expired leases first (to reconcile), then pending."""
         now = now or utcnow()
+        started_at = time.monotonic()
         token = uuid.uuid4().hex
         names = list(channels) if channels is not None else None
         with self._write() as conn, conn.begin():
@@ -204,7 +208,17 @@ class Outbox:
                                  updated_at=now)
                          .returning(*_CLAIM_COLUMNS))
             rows = conn.execute(statement).all()
-        return sorted((_claimed(r, token, previous) for r in rows), key=lambda c: c.id)
+        return sorted((_claimed(r, token, previous, started_at) for r in rows),
+                      key=lambda c: c.id)
+
+    def renew(self, owner: str, lease: float, now: datetime | None = None) -> int:
+        """Extend every lease `owner` holds by `lease` seconds from now; how many rows."""
+        now = now or utcnow()
+        with self._write() as conn, conn.begin():
+            return conn.execute(
+                update(outbox).where(outbox.c.lease_owner == owner,
+                                     outbox.c.state == "in_flight")
+                .values(lease_expires_at=now + timedelta(seconds=lease))).rowcount
 
     def mark_started(self, claims: Sequence[Claimed], now: datetime | None = None) -> None:
         """Record that a send begins, so a crash after this point counts as ambiguous."""
@@ -239,32 +253,38 @@ class Outbox:
 
     def _apply(self, conn, group: list[Settlement], now: datetime) -> int:
         """One UPDATE for settlements that write the same values (a SendGrid call's 1,000
-        recipients share one message id), else one executemany."""
+        recipients share one message id), else one executemany with per-row values."""
         first = group[0]
         values = {"state": first.state, "last_error": first.error,
-                  "next_attempt_at": first.next_attempt_at,
                   "attempts": outbox.c.attempts + int(first.count_attempt),
-                  "lease_owner": None, "lease_token": None,
-                  "lease_expires_at": first.lease_expires_at,
-                  "sent_at": first.sent_at or (now if first.state == "sent" else None),
-                  "updated_at": now}
-        if len({s.provider_id for s in group}) == 1:
+                  "lease_owner": None, "lease_token": None, "updated_at": now}
+        # A send that happened (or may have) keeps its time: a crash then reads as ambiguous.
+        default_sent = now if first.state in ("sent", "in_flight") else None
+        per_row = [(s.provider_id, s.next_attempt_at, s.lease_expires_at,
+                    s.sent_at or default_sent) for s in group]
+        if len(set(per_row)) == 1:
+            provider_id, next_at, lease_at, sent_at = per_row[0]
             applied = 0
             for start in range(0, len(group), CHUNK):
                 part = group[start:start + CHUNK]
                 result = conn.execute(
                     update(outbox).where(outbox.c.id.in_([s.claim.id for s in part]),
                                          outbox.c.lease_token == first.claim.token)
-                    .values(provider_id=first.provider_id, **values))
+                    .values(provider_id=provider_id, next_attempt_at=next_at,
+                            lease_expires_at=lease_at, sent_at=sent_at, **values))
                 applied += result.rowcount
             return applied
         statement = (update(outbox)
                      .where(outbox.c.id == bindparam("b_id"),
                             outbox.c.lease_token == bindparam("b_token"))
-                     .values(provider_id=bindparam("b_provider"), **values))
+                     .values(provider_id=bindparam("b_provider"),
+                             next_attempt_at=bindparam("b_next"),
+                             lease_expires_at=bindparam("b_lease"),
+                             sent_at=bindparam("b_sent"), **values))
         result = conn.execute(statement, [
-            {"b_id": s.claim.id, "b_token": s.claim.token, "b_provider": s.provider_id}
-            for s in group])
+            {"b_id": s.claim.id, "b_token": s.claim.token, "b_provider": row[0],
+             "b_next": row[1], "b_lease": row[2], "b_sent": row[3]}
+            for s, row in zip(group, per_row, strict=True)])
         return result.rowcount if result.rowcount is not None else len(group)
 
     def release(self, claims: Sequence[Claimed], now: datetime | None = None) -> int:
@@ -333,11 +353,10 @@ class Outbox:
 
 
 def _groups(settlements: Sequence[Settlement]) -> list[list[Settlement]]:
-    """Settlements that differ at most in row and provider id, and share one lease token."""
+    """Settlements that write the same state, error and attempt count under one lease."""
     groups: dict[tuple, list[Settlement]] = {}
     for s in settlements:
-        key = (s.claim.token, s.state, s.error, s.next_attempt_at, s.count_attempt,
-               s.lease_expires_at, s.sent_at)
+        key = (s.claim.token, s.state, s.error, s.count_attempt)
         groups.setdefault(key, []).append(s)
     return list(groups.values())
 
