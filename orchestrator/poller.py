@@ -78,6 +78,8 @@ class Poller:
     _stopping: bool = False
     _running: set[str] = field(default_factory=set)
     _tasks: set[asyncio.Task] = field(default_factory=set)
+    # Changes reach the callback one step at a time, in the order the detector made them.
+    _callback_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         if self.state is None:
@@ -228,9 +230,10 @@ class Poller:
         if self.on_step is None or not (step.changes or step.network):
             return
         try:
-            result = self.on_step(step)
-            if inspect.isawaitable(result):
-                await result
+            async with self._callback_lock:
+                result = self.on_step(step)
+                if inspect.isawaitable(result):
+                    await result
         except Exception:  # noqa: BLE001 - the callback's failure is its own, not the poll's
             log.exception("platform change callback failed")
 
