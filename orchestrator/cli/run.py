@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.cli.common import EXIT_PROBLEMS, config_option, resolve_config_path
+from orchestrator.cli.common import EXIT_PROBLEMS, config_option, fail, resolve_config_path
 
 
 @click.command("run")
@@ -22,6 +22,8 @@ def run(config_path: Path | None, log_format: str, log_level: str) -> None:
     sends finish for up to 10 s, the rest stay pending); SIGHUP reloads the config after
     validating it, and keeps the running one if the new file has problems.
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
     from orchestrator.errors import ConfigError
     from orchestrator.logs import configure
     from orchestrator.service import run_forever
@@ -36,3 +38,8 @@ def run(config_path: Path | None, log_format: str, log_level: str) -> None:
         click.echo(f"error: {len(exc.problems)} problem(s) in {path} or its playbooks: "
                    "not started", err=True)
         raise SystemExit(EXIT_PROBLEMS) from None
+    except OSError as exc:  # most often: the HTTP port is taken
+        fail(f"cannot start: {exc}", EXIT_PROBLEMS)
+    except SQLAlchemyError as exc:
+        fail(f"cannot open the store: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+             EXIT_PROBLEMS)
