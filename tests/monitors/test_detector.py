@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.clock import FakeClock
 from orchestrator.config import MaintenanceWindow, PlatformConfig
-from orchestrator.detector import Detector, DetectorState, PlatformChange
+from orchestrator.detector import Detector, DetectorState, FrozenMap, PlatformChange
 from orchestrator.errors import MonitorError
 from orchestrator.monitors.base import MonitorConfig, Observation
 
@@ -304,3 +304,10 @@ def test_unconfigured_monitor_is_an_error():
     detector = Detector({}, [monitor("fb")])
     with pytest.raises(MonitorError, match="unconfigured monitor 'nope'"):
         detector.observe(detector.initial(), Observation("nope", "x", T0, "operational"), T0)
+
+
+def test_frozen_map_copies_on_write():
+    before = FrozenMap({f"m{i}": i for i in range(500)})
+    after = before.set_many({"m1": -1, "new": 7})
+    assert (before["m1"], after["m1"], len(before), len(after)) == (1, -1, 500, 501)
+    assert "new" not in before and dict(after) == {**dict(before), "m1": -1, "new": 7}
