@@ -15,7 +15,8 @@ row lock for long: its fenced transactions have an idle-in-transaction timeout.
 Times: with no clock given, lease times come from the database server (PostgreSQL's
 `statement_timestamp()`), so replicas on hosts with skewed clocks agree on expiry; a
 FakeClock makes them deterministic in tests. SQLite is the single-process case: one
-replica, and the lease trivially succeeds.
+replica, and the lease trivially succeeds. The loop that acquires and renews on schedule
+is `orchestrator.election.LeaderElector`.
 """
 
 from __future__ import annotations

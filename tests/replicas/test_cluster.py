@@ -19,7 +19,8 @@ from orchestrator.store.schema import audit_log, outbox
 from tests.outbox.sandboxed import phone
 from tests.replicas.cluster import Cluster, wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+# Three processes and 10,000 sends on a small shared machine: longer than the default timeout.
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(300)]
 
 TTL = 3.0
 RENEW = TTL / 3
@@ -50,7 +51,7 @@ def expected(n: int = FANOUT) -> dict[str, int]:
 
 
 def assert_exactly_once(cluster: Cluster, n: int = FANOUT) -> None:
-    wait_for(lambda: cluster.settled(n), 90, f"{n} rows sent: {cluster.outbox_states()}",
+    wait_for(lambda: cluster.settled(n), 150, f"{n} rows sent: {cluster.outbox_states()}",
              every=0.25)
     counts = cluster.sent_to()
     duplicates = {to: c for to, c in counts.items() if c > 1}
