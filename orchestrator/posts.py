@@ -23,6 +23,7 @@ from orchestrator.posts_model import (
     PostError,
     Selector,
     audit,
+    audit_many,
     check_post,
     post_from_row,
     write_conn,
@@ -125,8 +126,7 @@ def pause_posts(engine: Engine, config: Any, selector: Selector, *, reason: str,
         paused = _guarded_update(conn, [p.id for p in candidates], ("scheduled",), {
             "state": "paused", "paused_at": now, "paused_by": by, "pause_reason": reason,
             "pause_run_id": run_id})
-        for post_id in paused:
-            audit(conn, by, "posts.pause", post_id, {"reason": reason, "run_id": run_id}, now)
+        audit_many(conn, by, "posts.pause", paused, {"reason": reason, "run_id": run_id}, now)
     external = [p for p in candidates if p.id in set(paused) and p.external_kind]
     if external:
         from orchestrator.adapters import pause_external

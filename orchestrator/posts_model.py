@@ -134,6 +134,16 @@ def audit(conn: Connection, actor: str, action: str, post_id: int,
         subject_id=str(post_id), detail=dict(detail) if detail else None))
 
 
+def audit_many(conn: Connection, actor: str, action: str, post_ids: list[int],
+               detail: Mapping[str, Any] | None, at: datetime) -> None:
+    """One audit row per post, in one executemany (a pause may take thousands of posts)."""
+    if post_ids:
+        conn.execute(audit_log.insert(), [
+            {"at": at, "actor": actor, "action": action, "subject_type": "scheduled_post",
+             "subject_id": str(i), "detail": dict(detail) if detail else None}
+            for i in post_ids])
+
+
 @contextmanager
 def write_conn(engine: Engine) -> Iterator[Connection]:
     """A transaction that reads then writes: on SQLite it takes the write lock up front, so a

@@ -63,7 +63,6 @@ def publish_due(engine: Engine, config: Any, outbox: OutboxLike | None = None,
         from orchestrator.outbox import Outbox
         outbox = Outbox(engine)
     claimed = claim_due(engine, now)
-    _settle_external(engine, now)
     # Claimed now, plus any a crashed run left behind (same keys: enqueued at most once).
     with engine.connect() as conn:
         pending = [post_from_row(r) for r in conn.execute(
@@ -87,22 +86,22 @@ def publish_due(engine: Engine, config: Any, outbox: OutboxLike | None = None,
 def claim_due(engine: Engine, now: datetime) -> list[int]:
     """Atomically move due, scheduled posts (held here, not elsewhere) to `publishing`."""
     with write_conn(engine) as conn:
+        _settle_external(conn, now)
         return [row[0] for row in conn.execute(
             update(sp).where(and_(sp.c.state == "scheduled", sp.c.publish_at <= now,
                                   sp.c.external_kind.is_(None)))
             .values(state="publishing").returning(sp.c.id))]
 
 
-def _settle_external(engine: Engine, now: datetime) -> None:
+def _settle_external(conn: Any, now: datetime) -> None:
     # A schedule held elsewhere (SendGrid batch, Twilio message) is sent by that provider at
     # its time; here the calendar only records that its time came while it was not paused.
-    with write_conn(engine) as conn:
-        done = conn.execute(
-            update(sp).where(and_(sp.c.state == "scheduled", sp.c.publish_at <= now,
-                                  sp.c.external_kind.is_not(None)))
-            .values(state="published", published_at=sp.c.publish_at).returning(sp.c.id)).all()
-        for (post_id,) in done:
-            audit(conn, ACTOR, "posts.published_externally", post_id, None, now)
+    done = conn.execute(
+        update(sp).where(and_(sp.c.state == "scheduled", sp.c.publish_at <= now,
+                              sp.c.external_kind.is_not(None)))
+        .values(state="published", published_at=sp.c.publish_at).returning(sp.c.id)).all()
+    for (post_id,) in done:
+        audit(conn, ACTOR, "posts.published_externally", post_id, None, now)
 
 
 def _split(config: Any, posts: list[Post]) -> tuple[list[Post], list[tuple[Post, str]]]:
