@@ -29,16 +29,15 @@ def check(config_path: Path | None, as_json: bool) -> None:
     Exits 0 when every monitored platform is operational, 3 when any is not (or when every
     canary failed: our own network is down), 1 when the config has problems.
     """
-    from orchestrator.config import load_config
-    from orchestrator.errors import ConfigError
+    from orchestrator.loader import read_config
 
     path = resolve_config_path(config_path)
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
+    # Polling needs no channel credentials: unset secrets are not a reason to refuse.
+    config, source = read_config(path, missing_env="warning")
+    if config is None:
+        for problem in source.problems:
             click.echo(str(problem), err=True)
-        raise SystemExit(EXIT_PROBLEMS) from None
+        raise SystemExit(EXIT_PROBLEMS)
     report = asyncio.run(poll(config))
     summary = summarize(config, report, stored_states(config.storage))
     if as_json:
