@@ -59,6 +59,27 @@ def unfinished_runs(conn: Connection, incident_id: int | None = None) -> list[in
     return list(conn.execute(query.order_by(playbook_runs.c.id)).scalars())
 
 
+def covering_run(conn: Connection, incident_id: int, playbook: str,
+                 platforms: list[str]) -> tuple[int, int] | None:
+    """An unfinished run of `playbook` for another open incident on one of `platforms`,
+    as (run_id, its incident_id): when Facebook and Instagram fall together, customers
+    hear one Meta story, not two."""
+    row = conn.execute(
+        select(playbook_runs.c.id, playbook_runs.c.incident_id)
+        .join(incidents, incidents.c.id == playbook_runs.c.incident_id)
+        .where(playbook_runs.c.playbook == playbook, playbook_runs.c.finished_at.is_(None),
+               playbook_runs.c.incident_id != incident_id, incidents.c.state == "open",
+               incidents.c.platform.in_(platforms))
+        .order_by(playbook_runs.c.id)).first()
+    return (row.id, row.incident_id) if row else None
+
+
+def has_run(conn: Connection, incident_id: int, playbook: str) -> bool:
+    return conn.execute(select(playbook_runs.c.id).where(
+        playbook_runs.c.incident_id == incident_id,
+        playbook_runs.c.playbook == playbook)).first() is not None
+
+
 def step_rows(conn: Connection, run_id: int) -> dict[tuple[str, int, int], Any]:
     """Every step row of a run by (phase, iteration, index)."""
     rows = conn.execute(select(steps).where(steps.c.run_id == run_id))

@@ -93,7 +93,7 @@ class Runner:
     def handle(self, event: Any) -> list[int]:
         """React to an incident event; returns the ids of the runs it touched."""
         if isinstance(event, IncidentOpened | TriggerMatched):
-            return [self.start(event.incident_id, name) for name in event.playbooks
+            return [self._join_or_start(event.incident_id, name) for name in event.playbooks
                     if name in self.playbooks]
         if isinstance(event, IncidentResolved):
             with self.engine.connect() as conn:
@@ -102,6 +102,25 @@ class Runner:
                 self.advance(run_id)
             return runs
         return []
+
+    def _join_or_start(self, incident_id: int, playbook: str) -> int:
+        """Start the playbook, unless a run of it already covers a sibling platform's open
+        incident (Instagram falling minutes after Facebook): then note it on both timelines."""
+        trigger = self._playbook(playbook).trigger
+        if trigger is not None and len(trigger.platforms) > 1:
+            now = self.clock.now()
+            with transaction(self.engine) as conn:
+                covering = ledger.covering_run(conn, incident_id, playbook, trigger.platforms)
+                if covering is not None and not ledger.has_run(conn, incident_id, playbook):
+                    run_id, other = covering
+                    append_event(conn, incident_id, "covered", now, self.actor,
+                                 f"covered by run {run_id} of {playbook} (incident {other})",
+                                 {"run_id": run_id})
+                    append_event(conn, other, "also_affected", now, self.actor,
+                                 f"incident {incident_id} joins this run of {playbook}",
+                                 {"incident_id": incident_id})
+                    return run_id
+        return self.start(incident_id, playbook)
 
     def tick(self, now: datetime | None = None) -> list[int]:
         """Advance every unfinished run: due updates, expired holds, missed resolutions."""

@@ -46,6 +46,7 @@ channels:
                   base_url: "{base}/facebook"}}
   instagram: {{kind: instagram, ig_user_id: "17841400000000000",
               access_token: "${{INSTAGRAM_TOKEN}}",
+              default_image_url: "https://cdn.example.com/card.png",
               base_url: "{base}/facebook", depends_on: [instagram, facebook]}}
   x: {{kind: x, consumer_key: "${{X_CONSUMER_KEY}}", consumer_secret: "${{X_CONSUMER_SECRET}}",
       access_token: "${{X_ACCESS_TOKEN}}", access_token_secret: "${{X_ACCESS_TOKEN_SECRET}}",

@@ -112,3 +112,19 @@ def test_timeline_records_runs(engine, tmp_path, clock):
         kinds = [r.kind for r in conn.execute(select(incident_events)
                                               .order_by(incident_events.c.id))]
     assert kinds == ["opened", "run_started", "resolved", "run_completed"]
+
+
+def test_sibling_platform_joins_the_running_story_instead_of_repeating_it(engine, tmp_path,
+                                                                          clock):
+    w = meta_world(engine, tmp_path, clock)
+    w.change("facebook", None, "major_outage")
+    w.advance(timedelta(minutes=3))
+    sms_before = len(w.rows("sms"))
+    w.change("instagram", None, "major_outage")      # minutes later, the other Meta platform
+    w.advance(timedelta(minutes=3))
+    assert [r.playbook for r in runs(engine)] == ["meta-outage"]
+    assert len(w.rows("sms")) == sms_before          # customers are not told twice
+    with engine.connect() as conn:
+        kinds = [r.kind for r in conn.execute(select(incident_events)
+                                              .order_by(incident_events.c.id))]
+    assert kinds.count("covered") == 1 and kinds.count("also_affected") == 1
