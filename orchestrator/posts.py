@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
 
 from orchestrator.post_schedule import DEFAULT_GAP, MISSED_RULES, Decision, Slot, plan_resume
 from orchestrator.posts_model import (
@@ -28,6 +28,7 @@ from orchestrator.posts_model import (
     post_from_row,
     write_conn,
 )
+from orchestrator.store.schema import audit_log
 from orchestrator.store.schema import scheduled_posts as sp
 
 __all__ = [
@@ -103,9 +104,9 @@ def select_posts(engine: Engine, config: Any, selector: Selector,
 
 
 def _selected(conn: Connection, config: Any, selector: Selector,
-              states: tuple[str, ...]) -> list[Post]:
-    rows = conn.execute(select(sp).where(sp.c.state.in_(states))
-                        .order_by(sp.c.publish_at, sp.c.id))
+              states: tuple[str, ...], lock: bool = False) -> list[Post]:
+    rows = conn.execute(_locked(conn, select(sp).where(sp.c.state.in_(states))
+                                .order_by(sp.c.publish_at, sp.c.id), lock))
     channels = selector.channel_names(config)
     return [post for post in map(post_from_row, rows) if selector.matches(post, channels)]
 
@@ -158,7 +159,7 @@ def resume_posts(engine: Engine, config: Any, *, run_id: int | None = None,
         decisions, pushed = plan_resume(
             [Slot(p.id, p.channel, p.publish_at) for p in targets], others, missed, now, gap)
         by_id = {p.id: p for p in targets}
-        applied = [d for d in decisions if _apply(conn, by_id[d.id], d, by, missed, now)]
+        applied = _apply_all(conn, [(by_id[d.id], d) for d in decisions], by, missed, now)
         moved = [d for d in pushed if _push(conn, d, by, now)]
     errors: dict[int, str] = {}
     external = [(by_id[d.id], d) for d in applied if by_id[d.id].external_kind]
@@ -173,13 +174,21 @@ def resume_posts(engine: Engine, config: Any, *, run_id: int | None = None,
 def _targets(conn: Connection, config: Any, run_id: int | None, selector: Selector | None,
              ids: tuple[int, ...]) -> list[Post]:
     if ids:
-        rows = conn.execute(select(sp).where(sp.c.id.in_(ids), sp.c.state.in_(("paused", "held"))))
-        return [post_from_row(r) for r in rows]
+        query = select(sp).where(sp.c.id.in_(ids), sp.c.state.in_(("paused", "held")))
+        return [post_from_row(r) for r in conn.execute(_locked(conn, query))]
     if selector is not None:
-        picked = _selected(conn, config, selector, ("paused",))
+        picked = _selected(conn, config, selector, ("paused",), lock=True)
         return [p for p in picked if run_id is None or p.pause_run_id == run_id]
-    rows = conn.execute(select(sp).where(sp.c.state == "paused", sp.c.pause_run_id == run_id))
-    return [post_from_row(r) for r in rows]
+    query = select(sp).where(sp.c.state == "paused", sp.c.pause_run_id == run_id)
+    return [post_from_row(r) for r in conn.execute(_locked(conn, query))]
+
+
+def _locked(conn: Connection, query: Any, lock: bool = True) -> Any:
+    # The rows a resume decides about stay ours until it commits: a second resume racing
+    # for them waits, then finds them no longer paused. (SQLite: BEGIN IMMEDIATE already.)
+    if lock and conn.dialect.name == "postgresql":
+        return query.with_for_update()
+    return query
 
 
 def _scheduled_on(conn: Connection, channels: set[str]) -> list[Post]:
@@ -189,20 +198,25 @@ def _scheduled_on(conn: Connection, channels: set[str]) -> list[Post]:
     return [post_from_row(r) for r in rows]
 
 
-def _apply(conn: Connection, post: Post, decision: Decision, by: str, rule: str,
-           now: datetime) -> bool:
-    values: dict[str, Any] = {"state": {"schedule": "scheduled", "skip": "skipped",
-                                        "hold": "held"}[decision.action]}
-    if decision.action == "schedule":
-        values["publish_at"] = decision.at
-        if post.original_publish_at is None:
-            values["original_publish_at"] = post.publish_at
-    done = _guarded_update(conn, [post.id], ("paused", "held"), values)
-    if done:
-        audit(conn, by, f"posts.resume.{decision.action}", post.id, {
-            "rule": rule, "missed": decision.missed, "from": post.publish_at.isoformat(),
-            "to": decision.at.isoformat() if decision.at else None}, now)
-    return bool(done)
+def _apply_all(conn: Connection, decided: list[tuple[Post, Decision]], by: str, rule: str,
+               now: datetime) -> list[Decision]:
+    """Write every decision in one executemany per kind; the targets are locked (above)."""
+    state = {"schedule": "scheduled", "skip": "skipped", "hold": "held"}
+    rows = [{"b_id": p.id, "b_state": state[d.action],
+             "b_at": d.at if d.action == "schedule" else p.publish_at,
+             "b_original": p.original_publish_at or p.publish_at} for p, d in decided]
+    if rows:
+        # No IN (...) here: an expanding parameter cannot be part of an executemany.
+        conn.execute(update(sp).where(and_(sp.c.id == bindparam("b_id"),
+                                           or_(sp.c.state == "paused", sp.c.state == "held")))
+                     .values(state=bindparam("b_state"), publish_at=bindparam("b_at"),
+                             original_publish_at=bindparam("b_original")), rows)
+        conn.execute(audit_log.insert(), [
+            {"at": now, "actor": by, "action": f"posts.resume.{d.action}",
+             "subject_type": "scheduled_post", "subject_id": str(p.id),
+             "detail": {"rule": rule, "missed": d.missed, "from": p.publish_at.isoformat(),
+                        "to": d.at.isoformat() if d.at else None}} for p, d in decided])
+    return [d for _, d in decided]
 
 
 def _push(conn: Connection, decision: Decision, by: str, now: datetime) -> bool:
