@@ -93,7 +93,8 @@ def test_incidents_update_show_resolve(engine, setup):
     result = invoke("trigger", "meta-outage", "--platform", "facebook", "-c", str(setup),
                     "--json")
     out = json.loads(result.output)
-    assert [s["state"] for s in out["steps"]] == ["done"] * 4
+    assert [(s["phase"], s["state"]) for s in out["steps"]] == [("on_start", "done")] * 4 + [
+        ("every", "running")]                       # the cadence marker: updates are due
     incident = str(out["incident_id"])
     assert invoke("incidents", "update", incident, "-m", "Meta says a fix is rolling out",
                   "-c", str(setup)).exit_code == 0
