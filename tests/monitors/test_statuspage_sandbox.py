@@ -2,23 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from orchestrator.monitors.statuspage import StatuspageConfig, StatuspageMonitor
 from orchestrator.sandbox import Sandbox
-
-
-@pytest.fixture(scope="module")
-def running_sandbox():
-    with Sandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sandbox(running_sandbox):
-    running_sandbox.reset()
-    yield running_sandbox
-    running_sandbox.reset()
 
 
 def watch(sandbox: Sandbox, document: str = "summary.json", **extra) -> StatuspageMonitor:

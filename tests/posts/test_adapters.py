@@ -12,8 +12,6 @@ from orchestrator.adapters.sendgrid_scheduled import build_mail
 from orchestrator.adapters.twilio_scheduled import create_arguments, send_time
 from orchestrator.loader import load_config_file
 from orchestrator.posts import Selector, list_posts, pause_posts, resume_posts
-from orchestrator.sandbox import Sandbox
-from orchestrator.sandbox.spec import SpecValidator
 from tests.posts.conftest import ENV, MESSAGING_SERVICE, write_config
 
 # The sandboxes judge schedules by the real clock (Twilio: 15 minutes to 35 days ahead).
@@ -23,22 +21,6 @@ MAIL = {"to": ["ana@example.com", "bo@example.com"], "subject": "Spring menu"}
 SMS = {"to": "+15005550010"}
 
 
-@pytest.fixture(scope="module")
-def running_sandbox():
-    with Sandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sandbox(running_sandbox):
-    running_sandbox.reset()
-    yield running_sandbox
-    running_sandbox.reset()
-
-
-@pytest.fixture(scope="module")
-def spec():
-    return SpecValidator()
 
 
 @pytest.fixture

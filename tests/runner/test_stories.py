@@ -33,18 +33,6 @@ CSV = {
 }
 
 
-@pytest.fixture(scope="module")
-def running_sandbox():
-    with Sandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sandbox(running_sandbox):
-    running_sandbox.reset()
-    yield running_sandbox
-    running_sandbox.reset()
-
 
 def world(engine, tmp_path, clock, sandbox, *names: str) -> World:
     config = make_config(tmp_path, base=sandbox.url)

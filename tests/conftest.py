@@ -1,4 +1,4 @@
-"""Shared fixtures for channel tests: one provider sandbox per module, reset per test."""
+"""Fixtures every test folder shares: the provider sandboxes and the OpenAPI validator."""
 
 from __future__ import annotations
 
