@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from channels.base import Capabilities, ChannelConfig, Delivery, Message
+from channels.base import Capabilities, ChannelConfig, Delivery, Message, send_each
 from orchestrator.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from orchestrator.lazy import httpx
 from orchestrator.models import Secret
@@ -101,13 +101,7 @@ class AppriseChannel:
             self._done.popitem(last=False)
 
     async def send_batch(self, messages: Iterable[Message]) -> list[Delivery | DeliveryError]:
-        results: list[Delivery | DeliveryError] = []
-        for message in messages:
-            try:
-                results.append(await self.send(message))
-            except DeliveryError as exc:
-                results.append(exc)
-        return results
+        return await send_each(self, messages)
 
     async def aclose(self) -> None:
         self._targets = None

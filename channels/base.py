@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from orchestrator.durations import Duration
+from orchestrator.errors import DeliveryError
 from orchestrator.models import HttpUrl, Name, Rate, StrictModel
 
 AddressKind = Literal["phone", "email"]
@@ -74,3 +76,16 @@ class Channel(Protocol):
     async def send(self, message: Message) -> Delivery: ...
 
     async def aclose(self) -> None: ...
+
+
+async def send_each(channel: Channel,
+                    messages: Iterable[Message]) -> list[Delivery | DeliveryError]:
+    """`send_batch` for channels without a batch API: one send per message, in order, each
+    failure returned in its message's place rather than raised."""
+    results: list[Delivery | DeliveryError] = []
+    for message in messages:
+        try:
+            results.append(await channel.send(message))
+        except DeliveryError as exc:
+            results.append(exc)
+    return results

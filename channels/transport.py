@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from channels.base import ChannelConfig, Delivery, Message
+from channels.base import ChannelConfig, Delivery, Message, send_each
 from channels.http import raise_for_status
 from orchestrator import __version__
 from orchestrator.errors import (
@@ -101,13 +101,7 @@ class HttpChannel:
 
     async def send_batch(self, messages: Iterable[Message]) -> list[Delivery | DeliveryError]:
         """Send each message in turn; a failure is returned in its place, never raised."""
-        results: list[Delivery | DeliveryError] = []
-        for message in messages:
-            try:
-                results.append(await self.send(message))
-            except DeliveryError as exc:
-                results.append(exc)
-        return results
+        return await send_each(self, messages)
 
     async def aclose(self) -> None:
         if self._owns_http:

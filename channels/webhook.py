@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import ValidationInfo, field_validator
 
-from channels.base import Capabilities, ChannelConfig, Delivery, Message
+from channels.base import Capabilities, ChannelConfig, Delivery, Message, send_each
 from channels.http import raise_for_status
 from orchestrator.errors import DeliveryError
 from orchestrator.models import Secret, check_url
@@ -129,13 +129,7 @@ class WebhookChannel:
 
     async def send_batch(self, messages: list[Message]) -> list[Delivery | DeliveryError]:
         """One POST per message, in order; outcome per message."""
-        results: list[Delivery | DeliveryError] = []
-        for message in messages:
-            try:
-                results.append(await self.send(message))
-            except DeliveryError as exc:
-                results.append(exc)
-        return results
+        return await send_each(self, messages)
 
     async def aclose(self) -> None:
         if self._own_client and self._http is not None:
