@@ -92,10 +92,16 @@ class _Lane:
         self.name, self.channel, self.policy = name, channel, policy
         self.gate = ChannelGate(policy.rate, policy.concurrency, policy.burst)
         self.reconcilable = can_reconcile(channel)
+        # A batch channel that cannot reconcile marks its rows as begun in the claim itself
+        # and claims no further ahead than it sends at once: one write per row saved, the
+        # same crash semantics (a row marked begun but never sent reads as unknown).
+        self.start_on_claim = policy.max_batch > 1 and not self.reconcilable
         self.address_kind = getattr(channel.capabilities, "address", None)
         # Claim a few rounds ahead of the senders, no more: every held row is a message a
         # crash leaves to reconcile.
         wide = max(policy.max_batch * min(policy.concurrency, 4), policy.concurrency * 4, 32)
+        if self.start_on_claim:
+            wide = policy.max_batch * min(policy.concurrency, 4)
         # Never hold more than a quarter lease's worth of sends: a lease must not expire
         # while its row waits for a token.
         if policy.rate:
@@ -208,7 +214,7 @@ class Dispatcher:
                 continue
             claims = await asyncio.to_thread(
                 self.outbox.claim, self.owner, channels=[lane.name], limit=lane.room_left(),
-                lease=self.lease, now=self.clock())
+                lease=self.lease, now=self.clock(), start=lane.start_on_claim)
             lane.held += len(claims)
             if self._stopping:
                 self._add(lane, [self._release(c) for c in claims])
@@ -351,7 +357,7 @@ class Dispatcher:
                                             for c in claims])
                 if not all(self._lease_holds(c) for c in claims):
                     return self._abandon(lane, claims)
-                if not lane.reconcilable:
+                if not lane.reconcilable and not lane.start_on_claim:
                     await asyncio.to_thread(self.outbox.mark_started, claims, self.clock())
                 started = True
                 outcomes = await self._call(lane, claims)
@@ -395,9 +401,15 @@ class Dispatcher:
         self._judge(lane, [claim], [found])
 
     def _judge(self, lane: _Lane, claims: list[Claimed], outcomes: list[Any]) -> None:
-        items = []
+        items, now = [], self.clock()
+        shared: dict[int, Verdict] = {}  # a batch call answers every recipient alike
         for claim, outcome in zip(claims, outcomes, strict=True):
-            if isinstance(outcome, _Unsettled):
+            if isinstance(outcome, Delivery):
+                verdict = shared.get(id(outcome))
+                if verdict is None:
+                    verdict = shared[id(outcome)] = Verdict("sent",
+                                                            provider_id=outcome.provider_id)
+            elif isinstance(outcome, _Unsettled):
                 verdict = Verdict("in_flight", error=f"reconciliation pending: {outcome}",
                                   reconcile_in=self.backoff.delay(claim.attempts + 1))
             else:
@@ -405,7 +417,7 @@ class Dispatcher:
                                 backoff=self.backoff)
             if verdict.block_channel_for is not None:
                 lane.gate.block(verdict.block_channel_for)
-            item = self._item(claim, verdict)
+            item = self._item(claim, verdict, now)
             if verdict.suppress and claim.recipient and lane.address_kind:
                 item.suppress = (SUPPRESSION_KIND[lane.address_kind], claim.recipient,
                                  verdict.error or "provider refused")
@@ -417,8 +429,8 @@ class Dispatcher:
     def _fallback(self, claim: Claimed) -> str | None:
         return next((name for name in claim.fallback if name in self.channels), None)
 
-    def _item(self, claim: Claimed, verdict: Verdict) -> _Item:
-        now = self.clock()
+    def _item(self, claim: Claimed, verdict: Verdict, now: datetime | None = None) -> _Item:
+        now = now or self.clock()
         settlement = Settlement(
             claim, verdict.state, provider_id=verdict.provider_id, error=verdict.error,
             count_attempt=verdict.count_attempt,

@@ -12,14 +12,16 @@ settlements are one executemany per batch, so the database is not what limits a 
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
 
 from channels.base import Message
 from orchestrator.bulk import insert_ignore_many
@@ -28,6 +30,8 @@ from orchestrator.store.schema import audit_log, outbox, suppressions
 from orchestrator.store.sql import dialect_insert
 from orchestrator.store.types import utcnow
 
+# One writer lock per SQLite database in this process, shared by every Outbox on it.
+_WRITERS: dict[str, threading.Lock] = {}
 CHUNK = 1000  # rows per INSERT / IN (...) list: well under every driver's parameter limit
 RETRYABLE = ("failed", "unknown")
 
@@ -87,7 +91,7 @@ class Claimed:
                        metadata=dict(self.payload.get("metadata") or {}))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Settlement:
     """The new state of one claimed row; applied only while the claim's lease token holds."""
 
@@ -115,17 +119,15 @@ _CLAIM_COLUMNS = [outbox.c[name] for name in (
     "fallback", "contact_id", "run_id", "step_key", "audience", "attempts", "max_attempts")]
 
 
-def _row_values(row: OutboxRow, suppressed: dict[str, str], now: datetime) -> dict[str, Any]:
-    reason = suppressed.get(row.recipient or "")
+def _row_values(row: OutboxRow, now: datetime) -> dict[str, Any]:
     return {
         "idempotency_key": row.idempotency_key, "run_id": row.run_id, "step_key": row.step_key,
         "channel": row.channel, "recipient": row.recipient, "contact_id": row.contact_id,
         "audience": row.audience, "subject": row.subject, "body": row.body,
         "payload": row.payload, "urgent": row.urgent, "max_attempts": row.max_attempts,
         "next_attempt_at": row.next_attempt_at, "fallback": list(row.fallback) or None,
-        "state": "suppressed" if reason is not None else "pending",
-        "last_error": f"suppressed: {reason}" if reason is not None else None,
-        "attempts": 0, "created_at": now, "updated_at": now,
+        "state": "pending", "last_error": None, "attempts": 0,
+        "created_at": now, "updated_at": now,
     }
 
 
@@ -133,7 +135,7 @@ def _claimed(row: Any, token: str, previous: dict[int, tuple[str, Any]],
              started_at: float) -> Claimed:
     (id_, key, channel, recipient, body, subject, payload, urgent, fallback, contact_id,
      run_id, step_key, audience, attempts, max_attempts) = row
-    state, sent_at = previous[id_]
+    state, sent_at = previous.get(id_, ("pending", None))
     return Claimed(id_, key, channel, recipient, body or "", subject, payload or {},
                    bool(urgent), tuple(fallback or ()), contact_id, run_id, step_key,
                    audience, attempts, max_attempts, token, state == "in_flight",
@@ -146,11 +148,18 @@ class Outbox:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
+        self._sqlite_writer = nullcontext() if self.postgres else _WRITERS.setdefault(
+            str(engine.url), threading.Lock())
 
-    def _write(self):
-        conn = self.engine.connect()
-        # SQLite: take the write lock before reading, so a claim's SELECT and UPDATE are one.
-        return conn.execution_options(**{SQLITE_IMMEDIATE: True})
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A connection for one write transaction. On SQLite, writers of this process take
+        turns on a lock first: SQLite's own busy handler sleeps in growing steps, which
+        turns a few milliseconds of contention into a hundred."""
+        with self._sqlite_writer, self.engine.connect() as conn:
+            # SQLite: take the write lock before reading, so a claim's SELECT and UPDATE
+            # are one.
+            yield conn.execution_options(**{SQLITE_IMMEDIATE: True})
 
     # -- enqueue -------------------------------------------------------------------
 
@@ -164,52 +173,79 @@ class Outbox:
             for row in rows:
                 batch.append(row)
                 if len(batch) >= CHUNK:
-                    inserted += self._insert(conn, batch, now)
+                    inserted += insert_ignore_many(conn, outbox.name,
+                                                   [_row_values(r, now) for r in batch])
                     batch = []
-            if batch:
-                inserted += self._insert(conn, batch, now)
+            inserted += insert_ignore_many(conn, outbox.name, [_row_values(r, now) for r in batch])
+            if inserted:
+                self._suppress_new(conn, now)
         return inserted
 
     def _insert(self, conn, rows: Sequence[OutboxRow], now: datetime) -> int:
-        suppressed = suppressed_addresses(conn, {r.recipient for r in rows if r.recipient})
-        return insert_ignore_many(conn, outbox.name,
-                                  [_row_values(r, suppressed, now) for r in rows])
+        inserted = insert_ignore_many(conn, outbox.name, [_row_values(r, now) for r in rows])
+        if inserted:
+            self._suppress_new(conn, now)
+        return inserted
+
+    def _suppress_new(self, conn, now: datetime) -> None:
+        """Mark rows just inserted (created at `now`, still pending) whose recipient is on
+        the suppression list; one statement however many rows were enqueued."""
+        reason = (select(suppressions.c.reason).where(suppressions.c.address == outbox.c.recipient)
+                  .limit(1).scalar_subquery())
+        conn.execute(update(outbox).where(
+            outbox.c.state == "pending", outbox.c.created_at == now, outbox.c.attempts == 0,
+            outbox.c.recipient.in_(select(suppressions.c.address)))
+            .values(state="suppressed",
+                    last_error="suppressed: " + func.coalesce(reason, "suppressed")))
 
     # -- claim ---------------------------------------------------------------------
 
     def claim(self, owner: str, *, channels: Iterable[str] | None = None, limit: int = 100,
-              lease: float = 60.0, now: datetime | None = None) -> list[Claimed]:
-        """Lease up to `limit` due rows: expired leases first (to reconcile), then pending."""
+              lease: float = 60.0, now: datetime | None = None,
+              start: bool = False) -> list[Claimed]:
+        """Lease up to `limit` due rows: expired leases first (to reconcile), then pending.
+        `start=True` also records the send as begun (see `mark_started`), for a caller
+        that sends what it claims at once and would rather not pay a second write."""
         now = now or utcnow()
         started_at = time.monotonic()
         token = uuid.uuid4().hex
         names = list(channels) if channels is not None else None
+        lease_values = {"state": "in_flight", "lease_owner": owner, "lease_token": token,
+                        "lease_expires_at": now + timedelta(seconds=lease), "updated_at": now}
+        if start:
+            lease_values["sent_at"] = now
         with self._write() as conn, conn.begin():
-            previous: dict[int, tuple[str, Any]] = {}
-            for due in (and_(outbox.c.state == "in_flight", outbox.c.lease_expires_at < now),
-                        and_(outbox.c.state == "pending",
-                             or_(outbox.c.next_attempt_at.is_(None),
-                                 outbox.c.next_attempt_at <= now))):
-                left = limit - len(previous)
-                if left <= 0:
-                    break
-                query = select(outbox.c.id, outbox.c.state, outbox.c.sent_at).where(due)
-                if names is not None:
-                    query = query.where(outbox.c.channel.in_(names))
-                query = query.limit(left)
-                if self.postgres:
-                    query = query.with_for_update(skip_locked=True)
-                previous.update({r.id: (r.state, r.sent_at) for r in conn.execute(query)})
-            if not previous:
-                return []
-            statement = (update(outbox).where(outbox.c.id.in_(list(previous)))
-                         .values(state="in_flight", lease_owner=owner, lease_token=token,
-                                 lease_expires_at=now + timedelta(seconds=lease),
-                                 updated_at=now)
-                         .returning(*_CLAIM_COLUMNS))
-            rows = conn.execute(statement).all()
+            # Expired leases: their earlier state (was a send begun?) decides what happens
+            # next, so read it before taking them over. Rare, so two statements are fine.
+            expired = self._due(and_(outbox.c.state == "in_flight",
+                                     outbox.c.lease_expires_at < now), names, limit,
+                                select(outbox.c.id, outbox.c.sent_at))
+            previous = {r.id: ("in_flight", r.sent_at) for r in conn.execute(expired)}
+            rows = []
+            if previous:
+                rows = conn.execute(update(outbox).where(outbox.c.id.in_(list(previous)))
+                                    .values(**lease_values).returning(*_CLAIM_COLUMNS)).all()
+            if limit > len(rows):
+                # Pending rows: one UPDATE over a sub-select, no ids through Python.
+                due = self._due(and_(outbox.c.state == "pending",
+                                     or_(outbox.c.next_attempt_at.is_(None),
+                                         outbox.c.next_attempt_at <= now)),
+                                names, limit - len(rows), select(outbox.c.id))
+                rows += conn.execute(update(outbox).where(outbox.c.id.in_(due.scalar_subquery()))
+                                     .values(**lease_values)
+                                     .returning(*_CLAIM_COLUMNS)).all()
         return sorted((_claimed(r, token, previous, started_at) for r in rows),
                       key=lambda c: c.id)
+
+    def _due(self, condition, names: list[str] | None, limit: int, query):
+        query = query.where(condition)
+        if names is not None:
+            query = query.where(outbox.c.channel.in_(names))
+        query = query.limit(limit)
+        if self.postgres:
+            # Several dispatchers: each skips the rows another is claiming right now.
+            query = query.with_for_update(skip_locked=True)
+        return query
 
     def renew(self, owner: str, lease: float, now: datetime | None = None) -> int:
         """Extend every lease `owner` holds by `lease` seconds from now; how many rows."""
@@ -223,12 +259,15 @@ class Outbox:
     def mark_started(self, claims: Sequence[Claimed], now: datetime | None = None) -> None:
         """Record that a send begins, so a crash after this point counts as ambiguous."""
         now = now or utcnow()
+        by_token: dict[str, list[int]] = {}
+        for claim in claims:
+            by_token.setdefault(claim.token, []).append(claim.id)
         with self._write() as conn, conn.begin():
-            conn.execute(
-                update(outbox).where(outbox.c.id == bindparam("b_id"),
-                                     outbox.c.lease_token == bindparam("b_token"))
-                .values(sent_at=now),
-                [{"b_id": c.id, "b_token": c.token} for c in claims])
+            for token, ids in by_token.items():
+                for start in range(0, len(ids), CHUNK):
+                    conn.execute(update(outbox).where(outbox.c.id.in_(ids[start:start + CHUNK]),
+                                                      outbox.c.lease_token == token)
+                                 .values(sent_at=now))
 
     # -- settle --------------------------------------------------------------------
 
@@ -252,40 +291,42 @@ class Outbox:
         return applied
 
     def _apply(self, conn, group: list[Settlement], now: datetime) -> int:
-        """One UPDATE for settlements that write the same values (a SendGrid call's 1,000
-        recipients share one message id), else one executemany with per-row values."""
+        """Rows that write identical values (a SendGrid call's 1,000 recipients share one
+        message id) take one UPDATE ... IN; the rest one executemany with per-row values."""
         first = group[0]
         values = {"state": first.state, "last_error": first.error,
                   "attempts": outbox.c.attempts + int(first.count_attempt),
                   "lease_owner": None, "lease_token": None, "updated_at": now}
         # A send that happened (or may have) keeps its time: a crash then reads as ambiguous.
         default_sent = now if first.state in ("sent", "in_flight") else None
-        per_row = [(s.provider_id, s.next_attempt_at, s.lease_expires_at,
-                    s.sent_at or default_sent) for s in group]
-        if len(set(per_row)) == 1:
-            provider_id, next_at, lease_at, sent_at = per_row[0]
-            applied = 0
-            for start in range(0, len(group), CHUNK):
-                part = group[start:start + CHUNK]
-                result = conn.execute(
-                    update(outbox).where(outbox.c.id.in_([s.claim.id for s in part]),
+        same: dict[tuple, list[int]] = {}
+        for s in group:
+            row = (s.provider_id, s.next_attempt_at, s.lease_expires_at,
+                   s.sent_at or default_sent)
+            same.setdefault(row, []).append(s.claim.id)
+        applied, singles = 0, []
+        for (provider_id, next_at, lease_at, sent_at), ids in same.items():
+            if len(ids) < 8:
+                singles += [{"b_id": i, "b_provider": provider_id, "b_next": next_at,
+                             "b_lease": lease_at, "b_sent": sent_at} for i in ids]
+                continue
+            for start in range(0, len(ids), CHUNK):
+                applied += conn.execute(
+                    update(outbox).where(outbox.c.id.in_(ids[start:start + CHUNK]),
                                          outbox.c.lease_token == first.claim.token)
                     .values(provider_id=provider_id, next_attempt_at=next_at,
-                            lease_expires_at=lease_at, sent_at=sent_at, **values))
-                applied += result.rowcount
-            return applied
-        statement = (update(outbox)
-                     .where(outbox.c.id == bindparam("b_id"),
-                            outbox.c.lease_token == bindparam("b_token"))
-                     .values(provider_id=bindparam("b_provider"),
-                             next_attempt_at=bindparam("b_next"),
-                             lease_expires_at=bindparam("b_lease"),
-                             sent_at=bindparam("b_sent"), **values))
-        result = conn.execute(statement, [
-            {"b_id": s.claim.id, "b_token": s.claim.token, "b_provider": row[0],
-             "b_next": row[1], "b_lease": row[2], "b_sent": row[3]}
-            for s, row in zip(group, per_row, strict=True)])
-        return result.rowcount if result.rowcount is not None else len(group)
+                            lease_expires_at=lease_at, sent_at=sent_at, **values)).rowcount
+        if singles:
+            statement = (update(outbox)
+                         .where(outbox.c.id == bindparam("b_id"),
+                                outbox.c.lease_token == first.claim.token)
+                         .values(provider_id=bindparam("b_provider"),
+                                 next_attempt_at=bindparam("b_next"),
+                                 lease_expires_at=bindparam("b_lease"),
+                                 sent_at=bindparam("b_sent"), **values))
+            result = conn.execute(statement, singles)
+            applied += result.rowcount if result.rowcount is not None else len(singles)
+        return applied
 
     def release(self, claims: Sequence[Claimed], now: datetime | None = None) -> int:
         """Hand unsent claims back as pending (a graceful stop), keeping their attempts."""
