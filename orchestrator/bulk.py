@@ -80,3 +80,37 @@ def insert_ignore_many(conn: Connection, table: str, rows: Sequence[dict[str, An
         return raw.total_changes - before
     finally:
         cursor.close()
+
+
+# Per-row settlement of outbox rows: the values every row of a group shares come first.
+_SETTLE_SQL = ("UPDATE {table} SET state = {p}, last_error = {p}, attempts = attempts + {p}, "
+               "lease_owner = NULL, lease_token = NULL, updated_at = {p}, provider_id = {p}, "
+               "next_attempt_at = {p}, lease_expires_at = {p}, sent_at = {p} "
+               "WHERE id = {p} AND lease_token = {p}")
+
+
+def settle_many(conn: Connection, table: str, shared: tuple[str, str | None, int, datetime],
+                rows: Sequence[tuple[int, str, str | None, datetime | None,
+                                     datetime | None, datetime | None]]) -> int:
+    """Settle rows one statement each, in one driver executemany. `shared` is (state,
+    last_error, attempts increment, updated_at); each row is (id, lease_token,
+    provider_id, next_attempt_at, lease_expires_at, sent_at). Returns rows updated."""
+    state, error, increment, now = shared
+    postgres = conn.dialect.name == "postgresql"
+    convert = (lambda v: v) if postgres else sqlite_time
+    params = [(state, error, increment, convert(now), provider, convert(next_at),
+               convert(lease_at), convert(sent_at), row_id, token)
+              for row_id, token, provider, next_at, lease_at, sent_at in rows]
+    sql = _SETTLE_SQL.format(table=table, p="%s" if postgres else "?")
+    raw = conn.connection.driver_connection
+    if postgres:
+        with raw.cursor() as cursor:
+            cursor.executemany(sql, params)
+            return cursor.rowcount
+    cursor = raw.cursor()
+    try:
+        before = raw.total_changes
+        cursor.executemany(sql, params)
+        return raw.total_changes - before
+    finally:
+        cursor.close()

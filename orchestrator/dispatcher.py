@@ -99,7 +99,7 @@ class _Lane:
         self.address_kind = getattr(channel.capabilities, "address", None)
         # Claim a few rounds ahead of the senders, no more: every held row is a message a
         # crash leaves to reconcile.
-        wide = max(policy.max_batch * min(policy.concurrency, 4), policy.concurrency * 4, 32)
+        wide = max(policy.max_batch * min(policy.concurrency, 4), policy.concurrency * 8, 32)
         if self.start_on_claim:
             wide = policy.max_batch * min(policy.concurrency, 4)
         # Never hold more than a quarter lease's worth of sends: a lease must not expire

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
 from channels.base import Message
-from orchestrator.bulk import insert_ignore_many
+from orchestrator.bulk import insert_ignore_many, settle_many
 from orchestrator.store.engine import SQLITE_IMMEDIATE
 from orchestrator.store.schema import audit_log, outbox, suppressions
 from orchestrator.store.sql import dialect_insert
@@ -307,8 +307,8 @@ class Outbox:
         applied, singles = 0, []
         for (provider_id, next_at, lease_at, sent_at), ids in same.items():
             if len(ids) < 8:
-                singles += [{"b_id": i, "b_provider": provider_id, "b_next": next_at,
-                             "b_lease": lease_at, "b_sent": sent_at} for i in ids]
+                singles += [(i, first.claim.token, provider_id, next_at, lease_at, sent_at)
+                            for i in ids]
                 continue
             for start in range(0, len(ids), CHUNK):
                 applied += conn.execute(
@@ -317,15 +317,8 @@ class Outbox:
                     .values(provider_id=provider_id, next_attempt_at=next_at,
                             lease_expires_at=lease_at, sent_at=sent_at, **values)).rowcount
         if singles:
-            statement = (update(outbox)
-                         .where(outbox.c.id == bindparam("b_id"),
-                                outbox.c.lease_token == first.claim.token)
-                         .values(provider_id=bindparam("b_provider"),
-                                 next_attempt_at=bindparam("b_next"),
-                                 lease_expires_at=bindparam("b_lease"),
-                                 sent_at=bindparam("b_sent"), **values))
-            result = conn.execute(statement, singles)
-            applied += result.rowcount if result.rowcount is not None else len(singles)
+            applied += settle_many(conn, outbox.name, (first.state, first.error,
+                                                       int(first.count_attempt), now), singles)
         return applied
 
     def release(self, claims: Sequence[Claimed], now: datetime | None = None) -> int:
