@@ -164,3 +164,28 @@ def test_bad_ttl_and_margin_are_refused(engine):
         LeaderLease(engine, ttl=timedelta(0))
     with pytest.raises(ValueError):
         LeaderLease(engine, ttl=TTL, margin=TTL)
+
+
+def test_a_fenced_engine_fences_code_that_opens_its_own_transactions(engine):
+    from orchestrator.detector import PlatformChange
+    from orchestrator.incidents import IncidentManager
+    from orchestrator.lease import fenced_engine
+
+    clock = FakeClock()
+    a, b = pair(engine, clock)
+    a.try_acquire()
+    timers = fenced_engine(engine.url, a)
+    try:
+        manager = IncidentManager(timers, {}, clock=clock)
+        manager.handle(PlatformChange("x", None, "major_outage", clock.now(), "down"))
+        clock.advance(TTL + timedelta(seconds=1))
+        b.try_acquire()
+        # The old leader's incident manager is refused at its first transaction.
+        with pytest.raises(StaleLeaseError):
+            manager.handle(PlatformChange("x", "major_outage", "operational", clock.now(),
+                                          "back"))
+    finally:
+        timers.dispose()
+    from orchestrator.store.schema import platform_states
+    with engine.connect() as conn:
+        assert conn.execute(select(platform_states.c.state)).scalars().all() == ["major_outage"]
