@@ -11,7 +11,6 @@ drain one table: claims never overlap and a settlement only lands while its leas
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
 import socket
@@ -28,11 +27,11 @@ from channels.base import Channel, Delivery
 from orchestrator.audiences import SUPPRESSION_KIND, contact_details, quiet_until
 from orchestrator.delivery import LanePolicy, Verdict, can_reconcile, judge, policy_for
 from orchestrator.errors import DeliveryError, PermanentDeliveryError
+from orchestrator.ledger import DispatchStats, Ledger
+from orchestrator.ledger import Outcome as _Item
 from orchestrator.outbox import (
     Claimed,
     Outbox,
-    OutboxRow,
-    SettleExtras,
     Settlement,
     suppressed_addresses,
 )
@@ -61,30 +60,6 @@ def quiet_window(config: Any) -> QuietWindow | None:
         return None
     return QuietWindow(quiet.start, quiet.end, frozenset(quiet.channels),
                        getattr(config, "timezone", "UTC"))
-
-
-@dataclass
-class DispatchStats:
-    """Counts since the dispatcher started, by what happened to each row."""
-
-    sent: int = 0
-    failed: int = 0
-    suppressed: int = 0
-    unknown: int = 0
-    retried: int = 0
-    deferred: int = 0
-    failed_over: int = 0
-    reconciled: int = 0
-    released: int = 0
-    left_in_flight: int = 0
-
-
-@dataclass
-class _Item:
-    settlement: Settlement
-    stat: str                        # the DispatchStats counter this outcome adds to
-    failover_to: str | None = None
-    suppress: tuple[str, str, str] | None = None
 
 
 class _Lane:
@@ -137,9 +112,8 @@ class Dispatcher:
         self.block_release, self.down_retry = block_release, down_retry
         self.lanes = {name: _Lane(name, ch, (policies or {}).get(name) or policy_for(ch), lease)
                       for name, ch in self.channels.items()}
-        self.stats = DispatchStats()
-        self._buffer: list[_Item] = []
-        self._flushing = False
+        self.ledger = Ledger(self.outbox, self.channels, clock)
+        self.stats = self.ledger.stats
         self._stopping = False
         self._wake = asyncio.Event()
         self._renewed_at = 0.0  # monotonic time the last lease renewal started
@@ -172,13 +146,15 @@ class Dispatcher:
         return stats
 
     def _quiescent(self) -> bool:
-        return (not self._buffer and not self._flushing
+        return (self.ledger.idle()
                 and all(lane.idle and not lane.tasks for lane in self.lanes.values()))
 
     def _start_workers(self) -> list[asyncio.Task]:
         self._stopping = False
         workers = [asyncio.create_task(self._lane_loop(lane)) for lane in self.lanes.values()]
-        return [*workers, asyncio.create_task(self._flush_loop()),
+        return [*workers,
+                asyncio.create_task(self.ledger.flush_loop(lambda: self._stopping,
+                                                           self.flush_interval)),
                 asyncio.create_task(self._renew_loop())]
 
     async def _shutdown(self, workers: list[asyncio.Task], drain_timeout: float
@@ -196,7 +172,7 @@ class Dispatcher:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
         await asyncio.gather(*workers, return_exceptions=True)
-        await asyncio.to_thread(self._flush_sync, self._take())
+        await asyncio.to_thread(self.ledger.flush_sync, self.ledger.take())
         log.info("dispatcher %s stopped: %s", self.owner, self.stats)
         return self.stats
 
@@ -457,15 +433,9 @@ class Dispatcher:
         lane.room.set()
 
     def _add(self, lane: _Lane, items: list[_Item]) -> None:
-        for item in items:
-            setattr(self.stats, item.stat, getattr(self.stats, item.stat) + 1)
+        self.ledger.add(items)
         lane.held -= len(items)
         lane.room.set()
-        self._buffer.extend(items)
-
-    def _take(self) -> list[_Item]:
-        items, self._buffer = self._buffer, []
-        return items
 
     async def _renew_loop(self) -> None:
         """Extend our leases every third of a lease, so rows waiting their turn stay ours."""
@@ -484,57 +454,6 @@ class Dispatcher:
         # dispatcher may reclaim the row.
         margin = min(self.lease / 4, 5.0)
         return monotonic() < max(claim.claimed_at, self._renewed_at) + self.lease - margin
-
-    async def _flush_loop(self) -> None:
-        while not self._stopping:
-            await asyncio.sleep(self.flush_interval)
-            items = self._take()
-            if not items:
-                continue
-            self._flushing = True
-            try:
-                await asyncio.to_thread(self._flush_sync, items)
-            except Exception:
-                # The leases still hold these rows: they will be reclaimed and reconciled.
-                log.exception("could not record %d outcomes", len(items))
-            finally:
-                self._flushing = False
-
-    def _flush_sync(self, items: list[_Item]) -> None:
-        if not items:
-            return
-        extras = SettleExtras(suppress=[i.suppress for i in items if i.suppress])
-        settlements = [i.settlement for i in items if not i.failover_to]
-        failovers = [i for i in items if i.failover_to]
-        if failovers:
-            settlements += self._failover_rows(failovers, extras)
-        self.outbox.settle(settlements, extras, now=self.clock())
-
-    def _failover_rows(self, items: list[_Item], extras: SettleExtras) -> list[Settlement]:
-        with self.engine.connect() as conn:
-            details = contact_details(conn, [i.settlement.claim.contact_id for i in items
-                                             if i.settlement.claim.contact_id])
-        out = []
-        for item in items:
-            claim, target = item.settlement.claim, item.failover_to
-            kind = getattr(self.channels[target].capabilities, "address", None)
-            address = (details.get(claim.contact_id) or {}).get(kind or "")
-            cause = item.settlement.error
-            if not address:
-                out.append(dataclasses.replace(item.settlement, error=(
-                    f"{cause}; cannot fail over to {target}: contact has no {kind} address")))
-                continue
-            rest = claim.fallback[claim.fallback.index(target) + 1:]
-            extras.enqueue.append(OutboxRow(
-                channel=target, recipient=address, body=claim.body, subject=claim.subject,
-                payload=claim.payload or None, urgent=claim.urgent, fallback=rest,
-                run_id=claim.run_id, step_key=claim.step_key, contact_id=claim.contact_id,
-                audience=claim.audience, max_attempts=claim.max_attempts,
-                idempotency_key=f"{claim.key}>{target}"))
-            out.append(dataclasses.replace(item.settlement, state="failed",
-                                           error=f"failed over to {target}: {cause}"))
-        return out
-
 
 class _Unsettled(Exception):
     """Reconciliation could not tell yet (the provider did not answer the question)."""
