@@ -62,7 +62,12 @@ def test_sigkill_midway_then_restart_delivers_each_recipient_exactly_once(
     assert at_kill.get("pending", 0) > 0, at_kill
 
     second = start_worker(db_url, url)
-    out, err = second.communicate(timeout=90)
+    try:
+        out, err = second.communicate(timeout=90)
+    finally:
+        if second.poll() is None:  # never leave a dispatcher behind a failed test
+            second.kill()
+            second.communicate(timeout=10)
     assert second.returncode == 0, err[-3000:]
     stats = json.loads(out.strip().splitlines()[-1])
 
