@@ -116,7 +116,8 @@ class Dispatcher:
         self.stats = self.ledger.stats
         self._stopping = False
         self._wake = asyncio.Event()
-        self._renewed_at = 0.0  # monotonic time the last lease renewal started
+        self._renewed_at = monotonic()  # when the last lease renewal started
+        self._lapsed_before = 0.0  # claims older than this lost their lease in a stall
         self._platforms: dict[str, str] = {}
         self._platforms_at: datetime | None = None
 
@@ -447,12 +448,18 @@ class Dispatcher:
             except Exception:
                 log.exception("could not renew leases; sends stop when they expire")
                 continue
+            if started - self._renewed_at >= self.lease:
+                # A gap longer than a lease (a stalled process): leases taken before it
+                # lapsed and were not renewed, so those claims must never be sent.
+                self._lapsed_before = started
             self._renewed_at = started
 
     def _lease_holds(self, claim: Claimed) -> bool:
         # Keep a margin: a send that starts just before expiry must finish before another
         # dispatcher may reclaim the row.
         margin = min(self.lease / 4, 5.0)
+        if claim.claimed_at < self._lapsed_before:
+            return False
         return monotonic() < max(claim.claimed_at, self._renewed_at) + self.lease - margin
 
 class _Unsettled(Exception):

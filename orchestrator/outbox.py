@@ -248,12 +248,14 @@ class Outbox:
         return query
 
     def renew(self, owner: str, lease: float, now: datetime | None = None) -> int:
-        """Extend every lease `owner` holds by `lease` seconds from now; how many rows."""
+        """Extend every unexpired lease `owner` holds by `lease` seconds from now; how many
+        rows. A lease that already lapsed stays lapsed: its holder has given the row up."""
         now = now or utcnow()
         with self._write() as conn, conn.begin():
             return conn.execute(
                 update(outbox).where(outbox.c.lease_owner == owner,
-                                     outbox.c.state == "in_flight")
+                                     outbox.c.state == "in_flight",
+                                     outbox.c.lease_expires_at >= now)
                 .values(lease_expires_at=now + timedelta(seconds=lease))).rowcount
 
     def mark_started(self, claims: Sequence[Claimed], now: datetime | None = None) -> None:
