@@ -60,10 +60,6 @@ def test_renewing_does_not_touch_rows_another_replica_reclaimed(pg_engine):
     assert box.renew("dead", 10, now=t0 + timedelta(seconds=12)) == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Outbox.renew extends every in_flight row of the owner, including leases that already "
-    "lapsed: rows the dispatcher abandoned (its lapsed-lease guard) stay leased to it for as "
-    "long as it lives. Fix: renew only `lease_expires_at >= now` (or only the tokens it holds)."))
 def test_renewing_does_not_revive_a_lapsed_lease(pg_engine):
     box = fill(pg_engine, 3)
     t0 = utcnow()
