@@ -38,6 +38,7 @@ JITTER_SHARE, JITTER_MAX_S = 0.1, 5.0
 SLOT_JITTER_S = 1.0
 
 StepCallback = Callable[[Step], Awaitable[None] | None]
+ObservationHook = Callable[[Observation], None]
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class Poller:
     canaries: list[Any] = field(default_factory=list)
     canary_interval: timedelta = timedelta(seconds=30)
     on_step: StepCallback | None = None
+    # Told of every check's observation (ok or failed), e.g. Metrics.observe_poll.
+    on_observation: ObservationHook | None = None
     clock: Clock = field(default_factory=SystemClock)
     state: DetectorState | None = None
     scheduler: Any = None
@@ -171,6 +174,15 @@ class Poller:
 
     async def check(self, name: str) -> Observation:
         """Run one monitor's check, bounded; any failure becomes an `ok=False` observation."""
+        obs = await self._check(name)
+        if self.on_observation is not None:
+            try:
+                self.on_observation(obs)
+            except Exception:  # noqa: BLE001 - a metrics bug must not cost the poll
+                log.exception("observation hook failed")
+        return obs
+
+    async def _check(self, name: str) -> Observation:
         config, monitor = self.configs[name], self.monitors[name]
         limit = config.timeout.total_seconds() + TIMEOUT_MARGIN_S
         started = self.clock.monotonic()

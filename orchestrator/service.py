@@ -1,11 +1,17 @@
 """The daemon: one asyncio process that polls, detects, runs playbooks, dispatches and serves HTTP.
 
+    only while this replica leads (LeaderElector over the `timers` lease):
     Poller (APScheduler jobs, one shared HTTP client) ─► Detector ─► on_step
         └► IncidentManager.handle ─► Runner.handle            (store work on a worker thread)
     timers, every `tick` s: IncidentManager.tick (sustained_for), Runner.tick (`every`,
         holds), the calendar publisher (due posts)
     Dispatcher: outbox rows ─► channels (rate limits, retries, failover)
     uvicorn.Server on the same loop: status page, webhooks, ops API, dashboard, /metrics
+
+On PostgreSQL several replicas share the store: every one dispatches and serves HTTP on the
+plain engine, and the one holding the lease polls and runs the timers on an engine whose
+every transaction is fenced by its token (a StaleLeaseError ends that tenure, never retried).
+On SQLite there is one replica, and it leads from the start.
 
 Everything built from one validated config is a `Parts` (orchestrator.wiring); SIGHUP
 validates the file again and, only when it is clean, swaps the Parts (a bad file keeps the
@@ -26,13 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.clock import Clock, SystemClock
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, StaleLeaseError
+from orchestrator.lease import new_holder_id
 from orchestrator.logs import event
 from orchestrator.wiring import (
     Parts,
     Setup,
     bind,
     build_parts,
+    lease_ttl,
     ledger_counts,
     load_setup,
     restart_only_changes,
@@ -67,6 +75,15 @@ class Service:
         self._stop = asyncio.Event()
         self._work = asyncio.Lock()             # store work of incidents and runner, one at a time
         self._tasks: set[asyncio.Task] = set()
+        self.replica_id = new_holder_id()
+        self.lease: Any = None                  # None on SQLite: one replica, always leading
+        self.timers_engine: Any = None
+        from orchestrator.web.metrics import Metrics
+
+        self.metrics = Metrics()                # polls and sends, shown at /metrics
+        self.leading: int | None = None         # the fencing token of the current tenure
+        self._tenure_stop: asyncio.Event | None = None
+        self._timers_task: asyncio.Task | None = None
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -75,20 +92,21 @@ class Service:
         setup = await asyncio.to_thread(load_setup, self.config_path, self.env)
         await self._open_store(setup.config)
         self.parts = await self._start_parts(setup)
-        timers, signals = None, []
+        cluster, signals = [], []
         try:
             await self._start_http(setup)
             signals = self._install_signals() if self.install_signals else []
-            timers = asyncio.create_task(self._timers(), name="timers")
             event(log, "service.started", config=str(self.config_path), http=self.http_url,
                   monitors=len(self.parts.poller.configs), playbooks=sorted(setup.playbooks),
-                  channels=sorted(self.parts.dispatcher.channels))
+                  channels=sorted(self.parts.dispatcher.channels), replica=self.replica_id,
+                  election=self.lease is not None)
+            cluster = await self._join_cluster()
             self.started.set()
             await self._stop.wait()
         finally:
             for sig in signals:
                 asyncio.get_running_loop().remove_signal_handler(sig)
-            self.counts = await self._shutdown(timers)
+            self.counts = await self._shutdown(cluster)
         return self.counts
 
     def stop(self) -> None:
@@ -105,6 +123,27 @@ class Service:
 
         self.engine = make_engine(config.storage)
         await asyncio.to_thread(upgrade, self.engine)
+        self.timers_engine = self.engine
+        if self.engine.dialect.name == "postgresql":
+            from orchestrator.lease import LeaderLease, fenced_engine
+
+            self.lease = LeaderLease(self.engine, "timers", holder=self.replica_id,
+                                     ttl=lease_ttl(config))
+            self.timers_engine = fenced_engine(self.engine.url, self.lease)
+
+    async def _join_cluster(self) -> list[asyncio.Task]:
+        """Heartbeat and stand for election (PostgreSQL); on SQLite, lead at once."""
+        if self.lease is None:
+            await self._elected(0)
+            return []
+        from orchestrator.election import LeaderElector
+        from orchestrator.replicas import ReplicaRegistry
+
+        registry = ReplicaRegistry(self.engine, self.replica_id)
+        elector = LeaderElector(self.lease)
+        return [asyncio.create_task(registry.run(self._stop), name="registry"),
+                asyncio.create_task(elector.run(self._elected, self._deposed, self._stop),
+                                    name="elector")]
 
     def _install_signals(self) -> list[int]:
         loop = asyncio.get_running_loop()
@@ -114,14 +153,17 @@ class Service:
             loop.add_signal_handler(sig, handler)
         return list(handlers)
 
-    async def _shutdown(self, timers: asyncio.Task | None) -> dict[str, int]:
-        """Stop polling, let store work and in-flight sends finish, then stop serving."""
+    async def _shutdown(self, cluster: list[asyncio.Task]) -> dict[str, int]:
+        """Stop leading (poller, timers, then the lease), let store work and in-flight sends
+        finish, then stop serving."""
         event(log, "service.stopping", drain_timeout=self.drain_timeout)
         self._stop.set()
-        if self.parts is not None:
-            await self.parts.poller.aclose()
-        if timers is not None:
-            await timers
+        # The elector deposes this replica (stopping poller and timers) before it releases
+        # the lease, so no timer write can follow the release.
+        for outcome in await asyncio.gather(*cluster, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                log.error("cluster task failed: %r", outcome)
+        await self._deposed()
         async with self._work:  # an incident or run being recorded finishes first
             if self.parts is not None:
                 await self._stop_parts(self.parts)
@@ -131,6 +173,8 @@ class Service:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         counts = {**self.totals, **await asyncio.to_thread(ledger_counts, self.engine)}
         event(log, "service.stopped", **counts)
+        if self.timers_engine is not self.engine:
+            self.timers_engine.dispose()
         self.engine.dispose()
         return counts
 
@@ -138,9 +182,12 @@ class Service:
 
     async def _start_parts(self, setup: Setup) -> Parts:
         # Built on the loop: channels may open async clients, which belong to this loop.
-        parts = build_parts(setup, self.engine, self.clock, self._on_step)
-        await asyncio.to_thread(parts.incidents.load)
-        await parts.poller.start()
+        parts = build_parts(setup, self.engine, self.clock, self._on_step,
+                            timers_engine=self.timers_engine, owner=self.replica_id,
+                            on_observation=self.metrics.observe_poll,
+                            on_send=self.metrics.observe_send)
+        if self.leading is not None:  # a reload while leading: the new poller takes over
+            await self._take_over(parts)
         parts.dispatch_task = asyncio.create_task(
             parts.dispatcher.run(parts.dispatch_stop, self.drain_timeout), name="dispatcher")
         return parts
@@ -156,6 +203,52 @@ class Service:
             except Exception:  # noqa: BLE001 - the counts are lost, the stop goes on
                 log.exception("dispatcher failed")
         await parts.dispatcher.aclose()
+
+    # -- leadership ----------------------------------------------------------------
+
+    async def _take_over(self, parts: Parts) -> None:
+        """Start `parts`' poller from a fresh detector, the incidents as the store has them."""
+        await asyncio.to_thread(parts.incidents.load)
+        # Another leader may have moved platforms on since this poller last looked.
+        parts.poller.state = parts.poller.detector.initial()
+        await parts.poller.start()
+
+    async def _elected(self, token: int) -> None:
+        """This replica leads: poll, and tick the timers, until deposed."""
+        if self._stop.is_set():
+            return
+        async with self._work:
+            self.leading = token
+            event(log, "leader.elected", replica=self.replica_id, token=token)
+            try:
+                await self._take_over(self.parts)
+            except StaleLeaseError as exc:  # the tenure ended before it began
+                self._lost_lead(exc)
+                return
+        self._tenure_stop = stop = asyncio.Event()
+        self._timers_task = asyncio.create_task(self._timers(stop), name="timers")
+
+    async def _deposed(self) -> None:
+        """Stop polling at once and the timers after their current tick (idempotent)."""
+        token, self.leading = self.leading, None
+        if self._tenure_stop is not None:
+            self._tenure_stop.set()
+        if self.parts is not None:
+            await self.parts.poller.stop()
+        task, self._timers_task = self._timers_task, None
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+        if token is not None:
+            event(log, "leader.deposed", replica=self.replica_id, token=token)
+
+    def _lost_lead(self, exc: StaleLeaseError) -> None:
+        """A fenced write was refused: this tenure is over, whatever the elector believes yet."""
+        event(log, "leader.stale", logging.WARNING, replica=self.replica_id,
+              token=self.leading, reason=str(exc))
+        if self.lease is not None:
+            # The elector learns at its next round and tells us (deposed, maybe elected anew).
+            self.lease.step_down()
+        self._spawn(self._deposed())
 
     # -- reload --------------------------------------------------------------------
 
@@ -195,10 +288,16 @@ class Service:
             event(log, "platform.changed", platform=change.platform, old=change.old,
                   new=change.new, reason=change.reason)
             async with self._work:
+                if self.leading is None:  # deposed while this step waited for the lock
+                    return
                 parts = self.parts
-                actions = await asyncio.to_thread(parts.incidents.handle, change,
-                                                  network_problem=network)
-                await self._act(parts, actions)
+                try:
+                    actions = await asyncio.to_thread(parts.incidents.handle, change,
+                                                      network_problem=network)
+                    await self._act(parts, actions)
+                except StaleLeaseError as exc:
+                    self._lost_lead(exc)
+                    return
 
     async def _act(self, parts: Parts, actions: list[Any]) -> None:
         for action in actions:
@@ -208,18 +307,23 @@ class Service:
             if runs:
                 event(log, "runner.advanced", incident=action.incident_id, runs=runs)
 
-    async def _timers(self) -> None:
-        """Tick until the service stops (never cancelled mid-tick: store work completes)."""
-        while not self._stop.is_set():
+    async def _timers(self, stop: asyncio.Event) -> None:
+        """Tick until this tenure ends (never cancelled mid-tick: store work completes)."""
+        while not stop.is_set():
             try:
-                await self._tick_once()
+                await self._tick_once(stop)
+            except StaleLeaseError as exc:  # never retried: the tenure is over
+                self._lost_lead(exc)
+                return
             except Exception:  # noqa: BLE001 - one bad tick must not end the timers
                 log.exception("timer tick failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self.tick)
+                await asyncio.wait_for(stop.wait(), timeout=self.tick)
 
-    async def _tick_once(self) -> None:
+    async def _tick_once(self, stop: asyncio.Event) -> None:
         async with self._work:
+            if stop.is_set():
+                return
             parts, now = self.parts, self.clock.now()
             network = parts.poller.state.local_network_problem
             actions = await asyncio.to_thread(parts.incidents.tick, now,
@@ -231,7 +335,7 @@ class Service:
     async def _publish_due(self, parts: Parts, now: Any) -> None:
         from orchestrator.publisher import publish_due
 
-        published = await asyncio.to_thread(publish_due, self.engine, parts.setup.config,
+        published = await asyncio.to_thread(publish_due, self.timers_engine, parts.setup.config,
                                             now=now)
         if published:
             event(log, "calendar.published", posts=published)
@@ -242,10 +346,9 @@ class Service:
         from orchestrator.web.app import create_app, make_server
         from orchestrator.web.state import WebState
 
-        # TODO(metrics): the poll and send counters (Metrics.observe_poll/observe_send) need an
-        # observation hook on the Poller and a send hook on the Dispatcher; the store gauges
-        # (platform states, incidents, outbox, queue depth) are read at scrape time already.
-        self.web = WebState(self.engine, setup.config, clock=self.clock)
+        # Polls and sends are counted by the hooks build_parts wires; the store gauges
+        # (platform states, incidents, outbox, queue depth) are read at scrape time.
+        self.web = WebState(self.engine, setup.config, clock=self.clock, metrics=self.metrics)
         self._point_web(self.parts)
         sock = bind(setup.config.http.listen)
         host, port = sock.getsockname()[:2]
@@ -264,7 +367,7 @@ class Service:
     def _point_web(self, parts: Parts) -> None:
         """Make the web app use `parts` (after start and after each reload)."""
         self.web.config = parts.setup.config
-        self.web.runner = parts.runner
+        self.web.runner = parts.web_runner
         self.web.calendar = parts.calendar
         self.web.push_monitors = [m for m in parts.poller.monitors.values()
                                   if getattr(m, "kind", None) == "push"]

@@ -7,10 +7,12 @@ about lifecycle only (signals, reload, shutdown), and lets tests build the parts
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ from orchestrator.errors import ConfigError
 from orchestrator.logs import event
 
 log = logging.getLogger("orchestrator.service")
+
+DEFAULT_LEASE_TTL = timedelta(seconds=15)
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,9 @@ class Parts:
     runner: Any
     calendar: Any
     dispatcher: Any
+    # The runner on the plain engine for the web's approve and trigger: any replica serves
+    # the ops API, while `runner` (the timers') writes only under the leader's token.
+    web_runner: Any = None
     dispatch_stop: asyncio.Event = field(default_factory=asyncio.Event)
     dispatch_task: asyncio.Task | None = None
 
@@ -73,8 +80,14 @@ def bind(listen: str) -> socket.socket:
     return sock
 
 
-def build_parts(setup: Setup, engine: Any, clock: Any, on_step: Any) -> Parts:
-    """Every part of the daemon for `setup`, constructed but not started."""
+def build_parts(setup: Setup, engine: Any, clock: Any, on_step: Any, *,
+                timers_engine: Any = None, owner: str | None = None,
+                on_observation: Any = None, on_send: Any = None) -> Parts:
+    """Every part of the daemon for `setup`, constructed but not started.
+
+    `timers_engine` (default: `engine`) carries the leader's timer writes: incidents, the
+    runner and what its steps enqueue. The dispatcher and the web use the plain `engine`.
+    """
     from orchestrator.dispatcher import Dispatcher
     from orchestrator.incidents import IncidentManager
     from orchestrator.playbook.ports import PostsCalendar
@@ -82,19 +95,34 @@ def build_parts(setup: Setup, engine: Any, clock: Any, on_step: Any) -> Parts:
     from orchestrator.poller import Poller
 
     config, playbooks = setup.config, setup.playbooks
+    timers_engine = timers_engine if timers_engine is not None else engine
     triggers = {name: pb.trigger for name, pb in playbooks.items() if pb.trigger}
     labels = {name: config.platform_label(name) for name in config.platforms}
+    runner = Runner.from_config(timers_engine, config, playbooks, clock=clock, actor="daemon")
+    web_runner = runner if timers_engine is engine else Runner.from_config(
+        engine, config, playbooks, clock=clock, actor="daemon")
+    extra: dict[str, Any] = {"owner": owner} if owner else {}
+    # The send hook is newer than some dispatchers: pass it only where it is understood.
+    if on_send is not None and "on_send" in inspect.signature(Dispatcher).parameters:
+        extra["on_send"] = on_send
     return Parts(
         setup=setup,
-        poller=Poller.from_config(config, clock=clock, on_step=on_step),
-        incidents=IncidentManager(engine, triggers, labels=labels, clock=clock,
+        poller=Poller.from_config(config, clock=clock, on_step=on_step,
+                                  on_observation=on_observation),
+        incidents=IncidentManager(timers_engine, triggers, labels=labels, clock=clock,
                                   actor="detector"),
-        runner=Runner.from_config(engine, config, playbooks, clock=clock,
-                                  actor="daemon"),
+        runner=runner,
         calendar=PostsCalendar(engine, config),
         dispatcher=Dispatcher(engine, sending_channels(config),
-                              quiet=quiet_window(config), clock=clock.now),
+                              quiet=quiet_window(config), clock=clock.now, **extra),
+        web_runner=web_runner,
     )
+
+
+def lease_ttl(config: Any) -> timedelta:
+    """The leader lease's TTL: `cluster.lease_ttl` where the config has it, else 15 s."""
+    ttl = getattr(getattr(config, "cluster", None), "lease_ttl", None)
+    return ttl if isinstance(ttl, timedelta) and ttl > timedelta(0) else DEFAULT_LEASE_TTL
 
 
 def ledger_counts(engine: Any) -> dict[str, int]:
