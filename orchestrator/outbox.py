@@ -8,10 +8,13 @@
 Every statement works on SQLite and PostgreSQL. Claims take a batch per query (with
 `FOR UPDATE SKIP LOCKED` on PostgreSQL, under SQLite's write lock otherwise) and
 settlements are one executemany per batch, so the database is not what limits a fan-out.
+Lease times are the database server's on PostgreSQL (replicas' clocks may disagree) unless
+a caller passes `now`, as tests with a fake clock do.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -21,19 +24,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, literal, or_, select, update
 
 from channels.base import Message
 from orchestrator.bulk import insert_ignore_many, settle_many
+from orchestrator.lease import now_expr, shift
 from orchestrator.store.engine import SQLITE_IMMEDIATE
 from orchestrator.store.schema import audit_log, outbox, suppressions
 from orchestrator.store.sql import dialect_insert
-from orchestrator.store.types import utcnow
+from orchestrator.store.types import UTCDateTime, utcnow
 
+log = logging.getLogger(__name__)
 # One writer lock per SQLite database in this process, shared by every Outbox on it.
 _WRITERS: dict[str, threading.Lock] = {}
 CHUNK = 1000  # rows per INSERT / IN (...) list: well under every driver's parameter limit
 RETRYABLE = ("failed", "unknown")
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back
+# whole, so running it again writes nothing twice.
+_RETRY_SQLSTATES = frozenset({"40P01", "40001"})
+SETTLE_ATTEMPTS = 5
 
 
 def idempotency_key(run: object, step: object, channel: str, recipient: str | None) -> str:
@@ -206,19 +215,20 @@ class Outbox:
         """Lease up to `limit` due rows: expired leases first (to reconcile), then pending.
         `start=True` also records the send as begun (see `mark_started`), for a caller
         that sends what it claims at once and would rather not pay a second write."""
-        now = now or utcnow()
         started_at = time.monotonic()
         token = uuid.uuid4().hex
         names = list(channels) if channels is not None else None
-        lease_values = {"state": "in_flight", "lease_owner": owner, "lease_token": token,
-                        "lease_expires_at": now + timedelta(seconds=lease), "updated_at": now}
-        if start:
-            lease_values["sent_at"] = now
         with self._write() as conn, conn.begin():
+            at = _now(conn, now)
+            lease_values = {"state": "in_flight", "lease_owner": owner, "lease_token": token,
+                            "lease_expires_at": shift(conn, at, timedelta(seconds=lease)),
+                            "updated_at": at}
+            if start:
+                lease_values["sent_at"] = at
             # Expired leases: their earlier state (was a send begun?) decides what happens
             # next, so read it before taking them over. Rare, so two statements are fine.
             expired = self._due(and_(outbox.c.state == "in_flight",
-                                     outbox.c.lease_expires_at < now), names, limit,
+                                     outbox.c.lease_expires_at < at), names, limit,
                                 select(outbox.c.id, outbox.c.sent_at))
             previous = {r.id: ("in_flight", r.sent_at) for r in conn.execute(expired)}
             rows = []
@@ -229,7 +239,7 @@ class Outbox:
                 # Pending rows: one UPDATE over a sub-select, no ids through Python.
                 due = self._due(and_(outbox.c.state == "pending",
                                      or_(outbox.c.next_attempt_at.is_(None),
-                                         outbox.c.next_attempt_at <= now)),
+                                         outbox.c.next_attempt_at <= at)),
                                 names, limit - len(rows), select(outbox.c.id))
                 rows += conn.execute(update(outbox).where(outbox.c.id.in_(due.scalar_subquery()))
                                      .values(**lease_values)
@@ -249,50 +259,86 @@ class Outbox:
 
     def renew(self, owner: str, lease: float, now: datetime | None = None) -> int:
         """Extend every unexpired lease `owner` holds by `lease` seconds from now; how many
-        rows. A lease that already lapsed stays lapsed: its holder has given the row up."""
-        now = now or utcnow()
+        rows. A lease that already lapsed stays lapsed: its holder has given the row up.
+
+        On PostgreSQL the renewal never waits for a row lock (SKIP LOCKED), so it cannot
+        deadlock with this dispatcher's own settle or mark_started running on another
+        connection, which lock the same rows in their own order. A row it skips is either
+        being settled (it is about to leave in_flight) or marked as begun (a write of
+        milliseconds; the next renewal, a third of a lease later, extends it)."""
         with self._write() as conn, conn.begin():
+            at = _now(conn, now)
+            mine = (select(outbox.c.id).where(outbox.c.lease_owner == owner,
+                                              outbox.c.state == "in_flight",
+                                              outbox.c.lease_expires_at >= at)
+                    .order_by(outbox.c.id))
+            if self.postgres:
+                mine = mine.with_for_update(skip_locked=True)
             return conn.execute(
-                update(outbox).where(outbox.c.lease_owner == owner,
-                                     outbox.c.state == "in_flight",
-                                     outbox.c.lease_expires_at >= now)
-                .values(lease_expires_at=now + timedelta(seconds=lease))).rowcount
+                update(outbox).where(outbox.c.id.in_(mine.scalar_subquery()))
+                .values(lease_expires_at=shift(conn, at, timedelta(seconds=lease)))).rowcount
 
     def mark_started(self, claims: Sequence[Claimed], now: datetime | None = None) -> None:
         """Record that a send begins, so a crash after this point counts as ambiguous."""
-        now = now or utcnow()
         by_token: dict[str, list[int]] = {}
         for claim in claims:
             by_token.setdefault(claim.token, []).append(claim.id)
         with self._write() as conn, conn.begin():
+            at = _now(conn, now)
             for token, ids in by_token.items():
+                ids.sort()  # lock in id order, like settle
                 for start in range(0, len(ids), CHUNK):
                     conn.execute(update(outbox).where(outbox.c.id.in_(ids[start:start + CHUNK]),
                                                       outbox.c.lease_token == token)
-                                 .values(sent_at=now))
+                                 .values(sent_at=at))
 
     # -- settle --------------------------------------------------------------------
 
     def settle(self, settlements: Sequence[Settlement], extras: SettleExtras | None = None,
                now: datetime | None = None) -> int:
         """Apply settlements (and their extras) in one transaction; return how many rows
-        still held their lease. A row whose lease was taken over is left to its new holder."""
-        now = now or utcnow()
+        still held their lease. A row whose lease was taken over is left to its new holder.
+        A deadlock rolls the whole transaction back, so it is run again (a few times):
+        an outcome is never dropped for losing a lock race."""
         extras = extras or SettleExtras()
+        # Rows are written in id order (the groups in the order of their first id), the
+        # order every other multi-row writer here uses, and suppressions in address order.
+        ordered = sorted(settlements, key=lambda s: s.claim.id)
+        suppress = sorted(set(extras.suppress), key=lambda item: (item[1], item[0]))
+        for attempt in range(1, SETTLE_ATTEMPTS + 1):
+            try:
+                return self._settle_once(ordered, suppress, extras.enqueue, now)
+            except Exception as exc:  # SQLAlchemy's wrapper, or the driver's own (bulk.py)
+                if _sqlstate(exc) not in _RETRY_SQLSTATES or attempt == SETTLE_ATTEMPTS:
+                    raise
+                log.warning("settling %d rows: SQLSTATE %s; trying again", len(ordered),
+                            _sqlstate(exc))
+                time.sleep(0.005 * attempt)
+        raise AssertionError("unreachable")
+
+    def _settle_once(self, settlements: Sequence[Settlement],
+                     suppress: Sequence[tuple[str, str, str]], enqueue: Sequence[OutboxRow],
+                     now: datetime | None) -> int:
         applied = 0
         with self._write() as conn, conn.begin():
+            at, skew = now, timedelta(0)
+            if at is None:
+                at = _server_now(conn)
+                # The settlements' own times came from this host's clock: move them onto
+                # the server's, which the claims compare them with.
+                skew = at - utcnow() if self.postgres else skew
             for group in _groups(settlements):
-                applied += self._apply(conn, group, now)
-            for kind, address, reason in extras.suppress:
+                applied += self._apply(conn, group, at, skew)
+            for kind, address, reason in suppress:
                 conn.execute(dialect_insert(conn, suppressions)
                              .values(address_kind=kind, address=address, reason=reason,
-                                     source="dispatcher", created_at=now)
+                                     source="dispatcher", created_at=at)
                              .on_conflict_do_nothing())
-            if extras.enqueue:
-                self._insert(conn, extras.enqueue, now)
+            if enqueue:
+                self._insert(conn, enqueue, at)
         return applied
 
-    def _apply(self, conn, group: list[Settlement], now: datetime) -> int:
+    def _apply(self, conn, group: list[Settlement], now: datetime, skew: timedelta) -> int:
         """Rows that write identical values (a SendGrid call's 1,000 recipients share one
         message id) take one UPDATE ... IN; the rest one executemany with per-row values."""
         first = group[0]
@@ -303,8 +349,8 @@ class Outbox:
         default_sent = now if first.state in ("sent", "in_flight") else None
         same: dict[tuple, list[int]] = {}
         for s in group:
-            row = (s.provider_id, s.next_attempt_at, s.lease_expires_at,
-                   s.sent_at or default_sent)
+            row = (s.provider_id, _moved(s.next_attempt_at, skew),
+                   _moved(s.lease_expires_at, skew), _moved(s.sent_at, skew) or default_sent)
             same.setdefault(row, []).append(s.claim.id)
         applied, singles = 0, []
         for (provider_id, next_at, lease_at, sent_at), ids in same.items():
@@ -386,6 +432,26 @@ class Outbox:
                     subject_id=",".join(map(str, chosen[:50])),
                     detail={"count": len(chosen), "ids": chosen[:1000]}))
         return chosen
+
+
+def _now(conn: Connection, now: datetime | None) -> Any:
+    """"Now" for a lease statement: `now` when given, else the database server's time on
+    PostgreSQL (so replicas with skewed clocks agree on expiry), else this host's."""
+    return now_expr(conn, None) if now is None else literal(now, UTCDateTime)
+
+
+def _server_now(conn: Connection) -> datetime:
+    if conn.dialect.name == "postgresql":
+        return conn.execute(select(func.statement_timestamp(type_=UTCDateTime))).scalar_one()
+    return utcnow()
+
+
+def _moved(value: datetime | None, skew: timedelta) -> datetime | None:
+    return None if value is None else value + skew
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    return getattr(getattr(exc, "orig", None) or exc, "sqlstate", None)
 
 
 def _groups(settlements: Sequence[Settlement]) -> list[list[Settlement]]:

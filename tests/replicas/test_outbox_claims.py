@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 
 from orchestrator.outbox import Outbox, OutboxRow, Settlement
 from orchestrator.store.schema import outbox
@@ -67,3 +69,77 @@ def test_renewing_does_not_revive_a_lapsed_lease(pg_engine):
     # Nobody reclaimed them yet; the stalled dispatcher's renewal must not make them its own
     # again, since it has already given up on sending them.
     assert box.renew("stalled", 10, now=t0 + timedelta(seconds=11)) == 0
+
+
+
+def wait_until_blocked(engine, pid: int, limit: float = 10.0) -> None:
+    """Return once another backend waits for a lock the backend `pid` holds."""
+    deadline = time.monotonic() + limit
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))")
+    with engine.connect() as conn:
+        while conn.execute(query, {"pid": pid}).scalar() == 0:
+            assert time.monotonic() < deadline, "the settle never blocked"
+            conn.rollback()  # a fresh statistics snapshot for the next look
+            time.sleep(0.01)
+
+
+def race_renewals(box: Outbox, settlements: list[Settlement]) -> int:
+    """Settle on one connection while another renews the same owner's leases in a loop."""
+    start, settled = threading.Barrier(2), threading.Event()
+
+    def renew() -> None:
+        start.wait()
+        while not settled.is_set():
+            box.renew("me", 60)
+
+    def settle() -> int:
+        start.wait()
+        try:
+            return box.settle(settlements)
+        finally:
+            settled.set()
+
+    with ThreadPoolExecutor(2) as pool:
+        renewing, applied = pool.submit(renew), pool.submit(settle)
+        renewing.result()  # a DeadlockDetected on either side would be raised here
+        return applied.result()
+
+
+def test_renew_and_settle_on_two_connections_never_deadlock_or_lose_an_outcome(pg_engine):
+    # One dispatcher's renewal and flusher run on two connections at once over the same
+    # rows. Settling in descending id order (one statement per row: distinct provider ids)
+    # while the renewal locked in ascending order deadlocked; every outcome must land.
+    box = fill(pg_engine, 20 * 150)
+    for round_ in range(20):
+        claims = box.claim("me", limit=150, lease=60)
+        assert len(claims) == 150
+        settlements = [Settlement(c, "sent", provider_id=f"p{c.id}") for c in reversed(claims)]
+        assert race_renewals(box, settlements) == 150, f"round {round_}"
+    assert Outbox(pg_engine).counts() == {"sent": 20 * 150}
+
+
+def test_a_settle_chosen_as_deadlock_victim_runs_again_and_counts_each_attempt_once(pg_engine):
+    box = fill(pg_engine, 2)
+    first, second = box.claim("me", limit=2, lease=60)
+    admin = pg_engine.connect()
+    pid = admin.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    # This side waits long before checking for deadlock, so the settle (default 1 s) is
+    # the one PostgreSQL rolls back.
+    admin.exec_driver_sql("SET deadlock_timeout = '20s'")
+    admin.execute(update(outbox).where(outbox.c.id == second.id).values(body="held"))
+    with ThreadPoolExecutor(1) as pool:
+        applied = pool.submit(box.settle, [Settlement(first, "sent", provider_id="a"),
+                                           Settlement(second, "sent", provider_id="b")])
+        try:
+            wait_until_blocked(pg_engine, pid)
+            # Close the cycle: the settle holds `first` and waits for `second`. PostgreSQL
+            # rolls the settle back, this statement then gets `first`, and the rollback
+            # below lets the settle's second run through.
+            admin.execute(update(outbox).where(outbox.c.id == first.id).values(body="x"))
+        finally:
+            admin.rollback()
+            admin.close()
+        assert applied.result(timeout=30) == 2
+    with pg_engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.state, outbox.c.attempts, outbox.c.body)).all()
+    assert sorted(rows) == [("sent", 1, "hi"), ("sent", 1, "hi")]
