@@ -141,6 +141,7 @@ def test_one_replica_polls_a_successor_takes_over_and_acts_once(replicas, store_
                              "a new leader", every=0.05)
     took = time.monotonic() - killed_at
     # The lease lapses at most TTL after the last renewal; followers ask every TTL/3.
+    print(f"takeover after SIGKILL: {took:.2f} s (TTL {TTL:g} s)")
     assert took <= TTL + RENEW + 1.0, f"new leader after {took:.2f}s"
     assert line2["token"] == line["token"] + 1
     before = polls_by_replica(sandbox)
