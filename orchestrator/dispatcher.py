@@ -6,6 +6,8 @@ rest through a ChannelGate (token bucket, concurrency cap, 429 reset). Verdicts 
 buffered and written by one flusher in batches, on a worker thread, so neither the event
 loop nor the database limits a fan-out. Several dispatchers (processes, replicas) can
 drain one table: claims never overlap and a settlement only lands while its lease holds.
+Without a `clock`, lease times are the database server's (see Outbox); `on_send` hears
+every provider answer, for metrics.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ from orchestrator.store.schema import platform_states
 from orchestrator.store.types import utcnow
 
 log = logging.getLogger(__name__)
+
+# What `on_send` is told, by verdict state: a retry is a send that will be tried again.
+SEND_OUTCOMES = {"sent": "sent", "failed": "failed", "unknown": "unknown",
+                 "suppressed": "suppressed", "pending": "retry", "in_flight": "retry"}
+SendHook = Callable[[str, str, float], None]
 
 # A platform in one of these states cannot carry messages: its channels fail over.
 DOWN_STATES = frozenset({"partial_outage", "major_outage"})
@@ -102,17 +109,23 @@ class Dispatcher:
                  lease: float = 60.0, backoff: Backoff | None = None,
                  quiet: QuietWindow | None = None, poll_interval: float = 0.2,
                  flush_interval: float = 0.05, block_release: float = 5.0,
-                 down_retry: float = 30.0, clock: Callable[[], datetime] = utcnow) -> None:
+                 down_retry: float = 30.0, clock: Callable[[], datetime] | None = None,
+                 on_send: SendHook | None = None) -> None:
         self.outbox = Outbox(engine)
         self.engine = engine
         self.channels = dict(channels)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.lease, self.backoff, self.quiet, self.clock = lease, backoff or Backoff(), quiet, clock
+        self.lease, self.backoff, self.quiet = lease, backoff or Backoff(), quiet
+        self.clock = clock or utcnow
+        # The `now` given to the outbox: None (the database server's time, which replicas
+        # on skewed hosts agree on) unless a clock was given, as tests with a fake one do.
+        self._store_now: Callable[[], datetime | None] = clock or (lambda: None)
+        self.on_send = on_send
         self.poll_interval, self.flush_interval = poll_interval, flush_interval
         self.block_release, self.down_retry = block_release, down_retry
         self.lanes = {name: _Lane(name, ch, (policies or {}).get(name) or policy_for(ch), lease)
                       for name, ch in self.channels.items()}
-        self.ledger = Ledger(self.outbox, self.channels, clock)
+        self.ledger = Ledger(self.outbox, self.channels, self._store_now)
         self.stats = self.ledger.stats
         self._stopping = False
         self._wake = asyncio.Event()
@@ -191,7 +204,7 @@ class Dispatcher:
                 continue
             claims = await asyncio.to_thread(
                 self.outbox.claim, self.owner, channels=[lane.name], limit=lane.room_left(),
-                lease=self.lease, now=self.clock(), start=lane.start_on_claim)
+                lease=self.lease, now=self._store_now(), start=lane.start_on_claim)
             lane.held += len(claims)
             if self._stopping:
                 self._add(lane, [self._release(c) for c in claims])
@@ -335,9 +348,12 @@ class Dispatcher:
                 if not all(self._lease_holds(c) for c in claims):
                     return self._abandon(lane, claims)
                 if not lane.reconcilable and not lane.start_on_claim:
-                    await asyncio.to_thread(self.outbox.mark_started, claims, self.clock())
+                    await asyncio.to_thread(self.outbox.mark_started, claims,
+                                            self._store_now())
                 started = True
+                began = monotonic()
                 outcomes = await self._call(lane, claims)
+                seconds = monotonic() - began
         except asyncio.CancelledError:
             if not started:
                 self._add(lane, [self._release(c) for c in claims])
@@ -345,7 +361,7 @@ class Dispatcher:
                 self.stats.left_in_flight += len(claims)
                 lane.held -= len(claims)
             raise
-        self._judge(lane, claims, outcomes)
+        self._judge(lane, claims, outcomes, seconds)
 
     async def _call(self, lane: _Lane, claims: list[Claimed]) -> list[Any]:
         channel = lane.channel
@@ -377,7 +393,9 @@ class Dispatcher:
             found = _Unsettled(str(found))  # the provider could not answer yet: ask later
         self._judge(lane, [claim], [found])
 
-    def _judge(self, lane: _Lane, claims: list[Claimed], outcomes: list[Any]) -> None:
+    def _judge(self, lane: _Lane, claims: list[Claimed], outcomes: list[Any],
+               seconds: float | None = None) -> None:
+        """Verdicts on provider answers; `seconds` (the call's latency) only for sends."""
         items, now = [], self.clock()
         shared: dict[int, Verdict] = {}  # a batch call answers every recipient alike
         for claim, outcome in zip(claims, outcomes, strict=True):
@@ -399,7 +417,17 @@ class Dispatcher:
                 item.suppress = (SUPPRESSION_KIND[lane.address_kind], claim.recipient,
                                  verdict.error or "provider refused")
             items.append(item)
+            if seconds is not None:
+                self._heard(lane.name, verdict.state, seconds)
         self._add(lane, items)
+
+    def _heard(self, channel: str, state: str, seconds: float) -> None:
+        if self.on_send is None:
+            return
+        try:
+            self.on_send(channel, SEND_OUTCOMES.get(state, state), seconds)
+        except Exception:  # metrics must never stop a send lane
+            log.exception("on_send hook failed")
 
     # -- settling ------------------------------------------------------------------
 
@@ -444,7 +472,8 @@ class Dispatcher:
             await self._nap(self._wake, self.lease / 3)
             started = monotonic()
             try:
-                await asyncio.to_thread(self.outbox.renew, self.owner, self.lease, self.clock())
+                await asyncio.to_thread(self.outbox.renew, self.owner, self.lease,
+                                        self._store_now())
             except Exception:
                 log.exception("could not renew leases; sends stop when they expire")
                 continue

@@ -4,6 +4,8 @@ Verdicts arrive from many send tasks; one flusher writes them every few millisec
 worker thread, each batch in one transaction together with the failover rows it creates
 (the recipient re-enqueued on the next channel, addressed from `contacts`) and the
 suppressions it adds. Counts per kind of outcome are kept for progress bars and reports.
+A batch the database could not take for a passing reason (a lost connection, a deadlock
+that outlasted the outbox's own retries) goes back to the buffer for the next flush.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy.exc import OperationalError
 
 from orchestrator.audiences import contact_details
 from orchestrator.outbox import Outbox, OutboxRow, SettleExtras, Settlement
@@ -60,7 +64,8 @@ class Ledger:
     """Buffers outcomes and writes them to the outbox in batches."""
 
     def __init__(self, outbox: Outbox, channels: Mapping[str, Any],
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime | None]) -> None:
+        # `clock` gives settle's `now`; None lets the outbox use the database's time.
         self.outbox, self.channels, self.clock = outbox, channels, clock
         self.stats = DispatchStats()
         self._buffer: list[Outcome] = []
@@ -87,7 +92,13 @@ class Ledger:
             self._flushing = True
             try:
                 await asyncio.to_thread(self.flush_sync, items)
-            except Exception:
+            except Exception as exc:
+                if _passing(exc):
+                    # Nothing of the batch was written: keep it for the next flush. Each
+                    # settlement still lands only while its lease token holds.
+                    log.warning("could not record %d outcomes yet: %s", len(items), exc)
+                    self._buffer[:0] = items
+                    continue
                 # The leases still hold these rows: they will be reclaimed and reconciled.
                 log.exception("could not record %d outcomes", len(items))
             finally:
@@ -127,3 +138,15 @@ class Ledger:
             out.append(dataclasses.replace(item.settlement, state="failed",
                                            error=f"failed over to {target}: {cause}"))
         return out
+
+
+# SQLSTATE classes of errors that pass: connection lost, transaction rolled back (deadlock,
+# serialization), resources, operator intervention (a server restart).
+_PASSING_CLASSES = ("08", "40", "53", "57")
+
+
+def _passing(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError):
+        return True
+    state = getattr(exc, "sqlstate", None)
+    return bool(state) and state[:2] in _PASSING_CLASSES

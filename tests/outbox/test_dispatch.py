@@ -177,3 +177,47 @@ async def test_quiet_hours_defer_non_urgent_sms_to_local_morning(engine, sandbox
     due = {r["recipient"]: r["next_attempt_at"] for r in Outbox(engine).rows()}
     assert due[phone(1)] == datetime(2026, 11, 23, 13, 0, tzinfo=UTC)  # 08:00 EST
     assert due[phone(2)] == datetime(2026, 11, 23, 7, 0, tzinfo=UTC)   # 08:00 CET
+
+
+async def test_on_send_hears_every_provider_answer_with_its_latency(engine, sandbox):
+    from orchestrator.web.metrics import Metrics
+
+    Outbox(engine).enqueue(sms_rows(5))
+    sandbox.script.reject("twilio", phone(2), 21610)
+    sandbox.script.fail("twilio", 503, method="POST")      # one send to try again
+    sandbox.script.slow("twilio", 0.3, method="POST")      # and one slow answer
+    heard: list[tuple[str, str, float]] = []
+    metrics = Metrics()
+
+    def on_send(channel: str, outcome: str, seconds: float) -> None:
+        heard.append((channel, outcome, seconds))
+        metrics.observe_send(channel, outcome, seconds)
+
+    stats = await drain(engine, {"sms": twilio(sandbox.base_url("twilio"))}, on_send=on_send,
+                        policies={"sms": LanePolicy(rate=None, concurrency=1)})
+    assert stats.sent == 4 and stats.suppressed == 1
+    assert len(sandbox.requests("twilio", method="POST")) == 6 == len(heard)
+    assert Counter((c, o) for c, o, _ in heard) == {
+        ("sms", "sent"): 4, ("sms", "suppressed"): 1, ("sms", "retry"): 1}
+    assert max(s for _, _, s in heard) >= 0.3
+    assert all(s >= 0 for _, _, s in heard)
+
+    def sends(outcome: str) -> float | None:
+        return metrics.registry.get_sample_value(
+            "orchestrator_sends_total", {"channel": "sms", "outcome": outcome})
+
+    assert (sends("sent"), sends("suppressed"), sends("retry")) == (4, 1, 1)
+    assert metrics.registry.get_sample_value(
+        "orchestrator_send_latency_seconds_count", {"channel": "sms"}) == 6
+
+
+async def test_a_failing_on_send_hook_never_stops_a_send(engine, sandbox, caplog):
+    Outbox(engine).enqueue(sms_rows(3))
+
+    def broken(channel: str, outcome: str, seconds: float) -> None:
+        raise RuntimeError("metrics are down")
+
+    stats = await drain(engine, {"sms": twilio(sandbox.base_url("twilio"))}, on_send=broken)
+    assert stats.sent == 3
+    assert {r["state"] for r in Outbox(engine).rows()} == {"sent"}
+    assert caplog.text.count("on_send hook failed") == 3

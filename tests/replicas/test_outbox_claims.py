@@ -5,14 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import event, func, select, text, update
 
 from orchestrator.outbox import Outbox, OutboxRow, Settlement
 from orchestrator.store.schema import outbox
-from orchestrator.store.types import utcnow
+from orchestrator.store.types import UTCDateTime, utcnow
 
 pytestmark = pytest.mark.postgres
 
@@ -143,3 +143,32 @@ def test_a_settle_chosen_as_deadlock_victim_runs_again_and_counts_each_attempt_o
     with pg_engine.connect() as conn:
         rows = conn.execute(select(outbox.c.state, outbox.c.attempts, outbox.c.body)).all()
     assert sorted(rows) == [("sent", 1, "hi"), ("sent", 1, "hi")]
+
+
+def test_without_now_lease_times_are_the_database_servers(pg_engine):
+    # Replicas' clocks may disagree; the server's does not. Every lease time a claim or a
+    # renewal writes or compares comes from statement_timestamp(), none from this host.
+    box = fill(pg_engine, 2)
+    statements: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    event.listen(pg_engine, "before_cursor_execute", record)
+    try:
+        claims = box.claim("me", limit=1, lease=30)
+        box.renew("me", 45)
+    finally:
+        event.remove(pg_engine, "before_cursor_execute", record)
+    leasing = [(sql, params) for sql, params in statements if "lease_expires_at" in sql]
+    assert len(leasing) == 3  # expired rows, pending rows, the renewal
+    assert all("statement_timestamp()" in sql for sql, _ in leasing)
+    # (updated_at is a record of when this host wrote, never compared.)
+    assert not [k for _, params in leasing for k, v in (params or {}).items()
+                if isinstance(v, datetime) and k != "updated_at"]
+    with pg_engine.connect() as conn:
+        expires, server = conn.execute(
+            select(outbox.c.lease_expires_at, func.statement_timestamp(type_=UTCDateTime))
+            .where(outbox.c.id == claims[0].id)).one()
+    left = expires - server
+    assert timedelta(seconds=44) < left <= timedelta(seconds=45)
