@@ -187,7 +187,10 @@ class Service:
                             on_observation=self.metrics.observe_poll,
                             on_send=self.metrics.observe_send)
         if self.leading is not None:  # a reload while leading: the new poller takes over
-            await self._take_over(parts)
+            try:
+                await self._take_over(parts)
+            except StaleLeaseError as exc:
+                self._lost_lead(exc)
         parts.dispatch_task = asyncio.create_task(
             parts.dispatcher.run(parts.dispatch_stop, self.drain_timeout), name="dispatcher")
         return parts
@@ -269,6 +272,8 @@ class Service:
         async with self._work:
             await self._stop_parts(self.parts)
             self.parts = await self._start_parts(setup)
+            if self.leading is None:  # deposed during the swap: the new poller must not run
+                await self.parts.poller.stop()
             self._point_web(self.parts)
         self.reloads += 1
         event(log, "reload.applied", playbooks=sorted(setup.playbooks),
