@@ -41,5 +41,8 @@ def test_a_single_replica_leads_and_counts_its_polls(tmp_path, sandbox, daemons)
             'platform="facebook"}'
     wait_for(lambda: scrape(url).get(polls, 0) >= 2, 15, "two polls counted")
     wait_for(lambda: sandbox.requests("twilio", "Messages.json", "POST"), 15, "the SMS")
+    sends = 'orchestrator_sends_total{channel="sms"'
+    wait_for(lambda: sum(v for k, v in scrape(url).items() if k.startswith(sends)) == 1, 10,
+             "the send counted")
     assert daemon.stop() == 0
     assert daemon.events("leader.deposed")[-1]["token"] == 0
