@@ -98,6 +98,20 @@ class QuietHours(StrictModel):
     channels: list[Name] = ["sms"]
 
 
+class ClusterConfig(StrictModel):
+    """Replicas on PostgreSQL: the leader lease that decides who runs the timers."""
+
+    # A leader renews every third of this and steps down by itself before it runs out.
+    lease_ttl: Duration = timedelta(seconds=15)
+
+    @field_validator("lease_ttl")
+    @classmethod
+    def _sane_ttl(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=1) <= value <= timedelta(minutes=10):
+            raise ValueError("lease_ttl must be between 1s and 10m")
+        return value
+
+
 class AudienceConfig(StrictModel):
     source: Literal["store", "csv"] = "store"
     path: str | None = None
@@ -129,6 +143,7 @@ class Config(StrictModel):
     timezone: TimeZone = "UTC"
     quiet_hours: QuietHours | None = None
     http: HttpServerConfig = HttpServerConfig()
+    cluster: ClusterConfig = ClusterConfig()
     playbooks: str = "playbooks"        # folder of playbook files, relative to the config
     platforms: dict[Name, PlatformConfig] = {}
     monitors: list[MonitorConfigs] = []  # type: ignore[valid-type]

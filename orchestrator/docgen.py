@@ -97,8 +97,8 @@ def reference() -> str:
              "Unknown keys are errors everywhere. Durations are written `90s`, `3m`, `2h`; rates",
              "`10/s` or `600/m`; secrets only as `${ENV_VAR}`.", "", "## Top level", ""]
     for model in (config.Config, config.PlatformConfig, config.MaintenanceWindow,
-                  config.HttpServerConfig, config.QuietHours, config.AudienceConfig,
-                  CanaryConfig):
+                  config.HttpServerConfig, config.ClusterConfig, config.QuietHours,
+                  config.AudienceConfig, CanaryConfig):
         parts.append(model_table(model))
     parts += ["## Monitors (`monitors:`, by `kind`)", ""]
     for kind, cls in monitor_classes().items():

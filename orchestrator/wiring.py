@@ -7,7 +7,6 @@ about lifecycle only (signals, reload, shutdown), and lets tests build the parts
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import socket
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from orchestrator.clock import SystemClock
 from orchestrator.errors import ConfigError
 from orchestrator.logs import event
 
@@ -102,9 +102,6 @@ def build_parts(setup: Setup, engine: Any, clock: Any, on_step: Any, *,
     web_runner = runner if timers_engine is engine else Runner.from_config(
         engine, config, playbooks, clock=clock, actor="daemon")
     extra: dict[str, Any] = {"owner": owner} if owner else {}
-    # The send hook is newer than some dispatchers: pass it only where it is understood.
-    if on_send is not None and "on_send" in inspect.signature(Dispatcher).parameters:
-        extra["on_send"] = on_send
     return Parts(
         setup=setup,
         poller=Poller.from_config(config, clock=clock, on_step=on_step,
@@ -113,8 +110,11 @@ def build_parts(setup: Setup, engine: Any, clock: Any, on_step: Any, *,
                                   actor="detector"),
         runner=runner,
         calendar=PostsCalendar(engine, config),
-        dispatcher=Dispatcher(engine, sending_channels(config),
-                              quiet=quiet_window(config), clock=clock.now, **extra),
+        # Row leases are compared across replicas: on the system clock, let the database's
+        # own time decide; a test or demo clock is passed through.
+        dispatcher=Dispatcher(engine, sending_channels(config), quiet=quiet_window(config),
+                              clock=None if isinstance(clock, SystemClock) else clock.now,
+                              on_send=on_send, **extra),
         web_runner=web_runner,
     )
 
