@@ -472,3 +472,19 @@ def suppressed_addresses(conn, addresses: set[str]) -> dict[str, str]:
             suppressions.c.address.in_(items[start:start + CHUNK]))
         found.update({r.address: r.reason or "suppressed" for r in conn.execute(query)})
     return found
+
+
+@dataclass
+class MemoryOutbox:
+    """The outbox's in-memory twin for tests: rows by idempotency key, repeats ignored, and
+    `enqueue` returns how many keys were new, exactly like Outbox.enqueue."""
+
+    rows: dict[str, Any] = field(default_factory=dict)
+
+    def enqueue(self, rows: Iterable[Any], *, now: datetime | None = None) -> int:
+        new = 0
+        for row in rows:
+            if row.idempotency_key not in self.rows:
+                self.rows[row.idempotency_key] = row
+                new += 1
+        return new

@@ -128,17 +128,3 @@ def _finish(conn: Any, post: Post, state: str, now: datetime, error: str | None)
             detail["error"] = error
         audit(conn, ACTOR, f"posts.{state}", post.id, detail, now)
 
-
-class MemoryOutbox:
-    """An in-memory twin of the outbox: keeps rows by idempotency key, ignores repeats."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, Any] = {}
-
-    def enqueue(self, rows: Iterable[Any], *, now: datetime | None = None) -> int:
-        new = 0
-        for row in rows:
-            if row.idempotency_key not in self.rows:
-                self.rows[row.idempotency_key] = row
-                new += 1
-        return new

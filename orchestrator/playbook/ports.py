@@ -124,17 +124,3 @@ class MemoryAudiences:
                 out.append(Recipient(address, contact.get("id"), contact.get("timezone")))
         return out
 
-
-@dataclass
-class MemoryOutbox:
-    """Rows by idempotency key; enqueue returns how many keys were new."""
-
-    rows: dict[str, Any] = field(default_factory=dict)
-
-    def enqueue(self, rows: Iterable[Any], *, now: datetime | None = None) -> int:
-        new = 0
-        for row in rows:
-            if row.idempotency_key not in self.rows:
-                self.rows[row.idempotency_key] = row
-                new += 1
-        return new

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from orchestrator.outbox import MemoryOutbox
 from orchestrator.posts import (
     PostError,
     Selector,
@@ -16,7 +17,7 @@ from orchestrator.posts import (
     resume_posts,
     select_posts,
 )
-from orchestrator.publisher import MemoryOutbox, publish_due
+from orchestrator.publisher import publish_due
 from orchestrator.store.engine import make_engine
 from orchestrator.store.schema import audit_log
 from tests.posts.conftest import T0, make_run

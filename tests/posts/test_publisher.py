@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from orchestrator.outbox import Outbox
+from orchestrator.outbox import MemoryOutbox, Outbox
 from orchestrator.posts import Selector, add_post, list_posts, pause_posts
-from orchestrator.publisher import MemoryOutbox, claim_due, post_key, publish_due
+from orchestrator.publisher import claim_due, post_key, publish_due
 from orchestrator.store.engine import make_engine
 from orchestrator.store.schema import outbox as outbox_table
 from orchestrator.store.schema import scheduled_posts

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from orchestrator.clock import FakeClock
 from orchestrator.detector import PlatformChange
 from orchestrator.incidents import IncidentManager
-from orchestrator.playbook.ports import MemoryAudiences, MemoryCalendar, MemoryOutbox, MemoryPost
+from orchestrator.outbox import MemoryOutbox
+from orchestrator.playbook.ports import MemoryAudiences, MemoryCalendar, MemoryPost
 from orchestrator.playbook.runner import Runner
 from orchestrator.store.schema import step_executions
 from tests.runner.conftest import T0

@@ -99,7 +99,8 @@ on_start:
 def drill_runner(engine: Engine, config: Any, clock: Any, folder: Any) -> Any:
     """The real runner with in-memory outbox, calendar and audiences, and the drill playbook."""
     from orchestrator.loader import load_playbook
-    from orchestrator.playbook.ports import MemoryAudiences, MemoryCalendar, MemoryOutbox
+    from orchestrator.outbox import MemoryOutbox
+    from orchestrator.playbook.ports import MemoryAudiences, MemoryCalendar
     from orchestrator.playbook.runner import Runner
 
     path = folder / "drill.yaml"
