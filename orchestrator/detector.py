@@ -188,10 +188,16 @@ class Detector:
     def platform_names(self) -> tuple[str, ...]:
         return tuple(self._platforms)
 
-    def initial(self) -> DetectorState:
+    def initial(self, known: Mapping[str, tuple[PlatformState, datetime]] | None = None,
+                ) -> DetectorState:
+        """A fresh state; `known` (platform → (state, since), as the store has them) lets a new
+        leader carry on where the last one stopped instead of re-learning every platform and
+        holding the first real change back for `hold`."""
         tracks = {name: MonitorTrack(rule.platform) for name, rule in self._monitors.items()}
-        return DetectorState(FrozenMap(tracks),
-                             FrozenMap({p: PlatformTrack() for p in self._platforms}))
+        known = known or {}
+        platforms = {p: (PlatformTrack(known[p][0], known[p][1], "as stored by the last leader")
+                         if p in known else PlatformTrack()) for p in self._platforms}
+        return DetectorState(FrozenMap(tracks), FrozenMap(platforms))
 
     def observe(self, state: DetectorState, obs: Observation, now: datetime) -> Step:
         """Feed one observation; return the new state and any platform change it causes."""

@@ -44,6 +44,7 @@ from orchestrator.wiring import (
     ledger_counts,
     load_setup,
     restart_only_changes,
+    stored_platform_states,
 )
 
 log = logging.getLogger("orchestrator.service")
@@ -212,8 +213,10 @@ class Service:
     async def _take_over(self, parts: Parts) -> None:
         """Start `parts`' poller from a fresh detector, the incidents as the store has them."""
         await asyncio.to_thread(parts.incidents.load)
-        # Another leader may have moved platforms on since this poller last looked.
-        parts.poller.state = parts.poller.detector.initial()
+        # Another leader may have moved platforms on since this poller last looked: start
+        # from the states it stored, so the next real change is not held back.
+        known = await asyncio.to_thread(stored_platform_states, self.engine)
+        parts.poller.state = parts.poller.detector.initial(known)
         await parts.poller.start()
 
     async def _elected(self, token: int) -> None:

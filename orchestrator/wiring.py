@@ -168,3 +168,12 @@ def restart_only_changes(old: Any, new: Any) -> list[str]:
     if old.http.listen != new.http.listen:
         out.append("http.listen")
     return out
+
+
+def stored_platform_states(engine: Any) -> dict[str, tuple[str, Any]]:
+    """platform → (state, since) as the store has them, to seed a new leader's detector."""
+    from orchestrator.store.schema import platform_states
+    with engine.connect() as conn:
+        return {r.platform: (r.state, r.since) for r in conn.execute(
+            select(platform_states.c.platform, platform_states.c.state,
+                   platform_states.c.since))}

@@ -311,3 +311,28 @@ def test_frozen_map_copies_on_write():
     after = before.set_many({"m1": -1, "new": 7})
     assert (before["m1"], after["m1"], len(before), len(after)) == (1, -1, 500, 501)
     assert "new" not in before and dict(after) == {**dict(before), "m1": -1, "new": 7}
+
+
+def test_a_new_leader_carries_on_from_the_stored_states():
+    """Seeded with what the last leader stored, an outage is declared after the failure
+    threshold, not held back for `hold` as a freshly learned state would be."""
+    tl = single(hold=timedelta(minutes=2))
+    stored_since = T0 - timedelta(hours=3)
+    tl.state = tl.detector.initial({"facebook": ("operational", stored_since)})
+    tl.see("fb", "major_outage")
+    tl.see("fb", "major_outage")
+    [outage] = tl.changes
+    assert (outage.old, outage.new) == ("operational", "major_outage")
+    # Unseeded, the same two polls only teach the detector the platform's first state.
+    fresh = single(hold=timedelta(minutes=2))
+    fresh.see("fb", "major_outage")
+    fresh.see("fb", "major_outage")
+    assert [(c.old, c.new) for c in fresh.changes] == [(None, "major_outage")]
+
+
+def test_a_stored_outage_is_not_announced_again():
+    tl = single()
+    tl.state = tl.detector.initial({"facebook": ("major_outage", T0 - timedelta(minutes=10))})
+    tl.see("fb", "major_outage")
+    tl.see("fb", "major_outage")
+    assert tl.changes == []
