@@ -38,8 +38,8 @@ FORMATS = {
 
 
 @dataclass
-class _Request:
-    """A recorded request in the shape openapi-core reads."""
+class OpenApiRequest:
+    """A request in the shape openapi-core reads (recorded here, or made by a test)."""
 
     host_url: str
     path: str
@@ -50,7 +50,9 @@ class _Request:
 
 
 @dataclass
-class _Response:
+class OpenApiResponse:
+    """A response in the shape openapi-core reads."""
+
     status_code: int
     content_type: str
     headers: Any
@@ -89,7 +91,7 @@ class SpecValidator:
         from openapi_core.datatypes import RequestParameters
         from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-        request = _Request(
+        request = OpenApiRequest(
             host_url=HOSTS[recorded.provider], path=recorded.path,
             method=recorded.method.lower(), body=recorded.body or None,
             content_type=recorded.headers.get("content-type", ""),
@@ -112,10 +114,11 @@ class SpecValidator:
             return [f"{recorded.method} {recorded.path}: {p}" for p in problems]
         return [f"{recorded.method} {recorded.path}: no operation in the OpenAPI documents"]
 
-    def _response_errors(self, api: Any, request: _Request, recorded: RecordedRequest) -> list:
+    def _response_errors(self, api: Any, request: OpenApiRequest,
+                         recorded: RecordedRequest) -> list:
         from werkzeug.datastructures import Headers
 
-        answer = _Response(
+        answer = OpenApiResponse(
             status_code=recorded.status or 0,
             content_type=recorded.response_headers.get("content-type", ""),
             headers=Headers(list(recorded.response_headers.items())),

@@ -3,9 +3,7 @@ pause/resume through a calendar twin, and exchanges checked against the OpenAPI 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from openapi_core import OpenAPI
@@ -14,6 +12,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from orchestrator.playbook.ports import MemoryCalendar, MemoryPost
+from orchestrator.sandbox.spec import OpenApiRequest, OpenApiResponse
 from orchestrator.store.schema import playbook_runs
 from orchestrator.web import create_app
 from orchestrator.web.openapi import document
@@ -28,23 +27,6 @@ WRITES = {"/api/ops/runs/1/approve": {}, "/api/ops/trigger": {"playbook": "drill
           "/api/ops/posts/resume": {"channels": ["x"]}}
 
 
-@dataclass
-class _Request:
-    host_url: str
-    path: str
-    method: str
-    body: bytes | None
-    content_type: str
-    parameters: Any
-
-
-@dataclass
-class _Response:
-    status_code: int
-    content_type: str
-    headers: Any
-    data: bytes | None
-
 
 @pytest.fixture(scope="module")
 def api() -> OpenAPI:
@@ -54,13 +36,13 @@ def api() -> OpenAPI:
 def conforms(api: OpenAPI, answer, *, authorized: bool = True) -> None:
     """The exchange matches the OpenAPI document (request, unless sent without the token on
     purpose, and response)."""
-    request = _Request(
+    request = OpenApiRequest(
         "http://testserver", answer.request.url.path, answer.request.method.lower(),
         answer.request.content or None, answer.request.headers.get("content-type", ""),
         RequestParameters(query=ImmutableMultiDict(answer.request.url.params.multi_items()),
                           header=Headers(list(answer.request.headers.items())),
                           cookie=ImmutableMultiDict()))
-    response = _Response(answer.status_code, answer.headers.get("content-type", ""),
+    response = OpenApiResponse(answer.status_code, answer.headers.get("content-type", ""),
                          Headers(list(answer.headers.items())), answer.content or None)
     errors = list(api.iter_request_errors(request)) if authorized else []
     errors += list(api.iter_response_errors(request, response))
