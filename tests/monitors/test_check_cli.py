@@ -6,28 +6,13 @@ import json
 import socket
 from datetime import UTC, datetime
 
-import pytest
 from click.testing import CliRunner
 
 from orchestrator.cli import cli
 from orchestrator.cli.check import stored_states
-from orchestrator.sandbox import Sandbox
 from orchestrator.store.engine import make_engine
 from orchestrator.store.migrate import upgrade
 from orchestrator.store.schema import platform_states
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox() as running:
-        yield running
-
-
-@pytest.fixture
-def fresh(sandbox):
-    sandbox.reset()
-    yield sandbox
-    sandbox.reset()
 
 
 def closed_port_url() -> str:
@@ -62,8 +47,8 @@ def run(*args):
     return CliRunner().invoke(cli, ["check", *args])
 
 
-def test_all_operational_exits_0_with_a_table(fresh, tmp_path):
-    result = run("-c", str(write_config(tmp_path, fresh)))
+def test_all_operational_exits_0_with_a_table(sandbox, tmp_path):
+    result = run("-c", str(write_config(tmp_path, sandbox)))
     assert result.exit_code == 0, result.output
     assert "Platform check" in result.output
     for text in ("Facebook", "operational", "fb-status", "Mastodon", "not monitored",
@@ -71,9 +56,9 @@ def test_all_operational_exits_0_with_a_table(fresh, tmp_path):
         assert text in result.output
 
 
-def test_an_outage_exits_3_and_says_which_monitor_saw_it(fresh, tmp_path):
-    fresh.statuspage.set_component("Facebook Pages", "major_outage", page="meta")
-    result = run("--json", "-c", str(write_config(tmp_path, fresh)))
+def test_an_outage_exits_3_and_says_which_monitor_saw_it(sandbox, tmp_path):
+    sandbox.statuspage.set_component("Facebook Pages", "major_outage", page="meta")
+    result = run("--json", "-c", str(write_config(tmp_path, sandbox)))
     assert result.exit_code == 3, result.output
     summary = json.loads(result.output)
     states = {p["platform"]: p["state"] for p in summary["platforms"]}
@@ -86,10 +71,10 @@ def test_an_outage_exits_3_and_says_which_monitor_saw_it(fresh, tmp_path):
     assert summary["all_operational"] is False and summary["local_network_problem"] is False
 
 
-def test_a_dead_status_page_is_unknown(fresh, tmp_path):
+def test_a_dead_status_page_is_unknown(sandbox, tmp_path):
     dead = (f'  - {{name: li-status, platform: mastodon, kind: statuspage, '
             f'url: "{closed_port_url()}api/v2/status.json", timeout: 2s}}')
-    result = run("--json", "-c", str(write_config(tmp_path, fresh, extra_monitor=dead)))
+    result = run("--json", "-c", str(write_config(tmp_path, sandbox, extra_monitor=dead)))
     assert result.exit_code == 3
     mastodon = next(p for p in json.loads(result.output)["platforms"]
                     if p["platform"] == "mastodon")
@@ -98,9 +83,9 @@ def test_a_dead_status_page_is_unknown(fresh, tmp_path):
     assert "connection refused" in mastodon["monitors"][0]["reason"]
 
 
-def test_every_canary_failing_is_a_local_network_problem_not_an_outage(fresh, tmp_path):
-    fresh.statuspage.set_component("Facebook Pages", "major_outage", page="meta")
-    path = write_config(tmp_path, fresh, canary=closed_port_url())
+def test_every_canary_failing_is_a_local_network_problem_not_an_outage(sandbox, tmp_path):
+    sandbox.statuspage.set_component("Facebook Pages", "major_outage", page="meta")
+    path = write_config(tmp_path, sandbox, canary=closed_port_url())
     result = run("--json", "-c", str(path))
     assert result.exit_code == 3
     summary = json.loads(result.output)
@@ -112,8 +97,8 @@ def test_every_canary_failing_is_a_local_network_problem_not_an_outage(fresh, tm
     assert "│ Facebook │ unknown" in table.output
 
 
-def test_last_change_comes_from_the_daemons_record(fresh, tmp_path):
-    path = write_config(tmp_path, fresh)
+def test_last_change_comes_from_the_daemons_record(sandbox, tmp_path):
+    path = write_config(tmp_path, sandbox)
     engine = make_engine(f"sqlite:///{tmp_path}/orchestrator.db")
     upgrade(engine)
     since = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
