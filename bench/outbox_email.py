@@ -10,7 +10,6 @@ at the sandbox.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 import tempfile
@@ -20,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.drain import timed_drain  # noqa: E402
 from bench.sandbox_process import SandboxProcess  # noqa: E402
-from orchestrator.dispatcher import Dispatcher  # noqa: E402
 from orchestrator.outbox import Outbox, OutboxRow, idempotency_key  # noqa: E402
 from orchestrator.store.engine import make_engine  # noqa: E402
 from orchestrator.store.migrate import upgrade  # noqa: E402
@@ -60,17 +59,7 @@ def outbox_run(db_url: str, base_url: str, count: int) -> tuple[float, float]:
     assert Outbox(engine).enqueue(rows) == count
     enqueued = time.perf_counter() - started
 
-    async def drain():
-        dispatcher = Dispatcher(engine, {"email": sendgrid(base_url)}, poll_interval=0.01)
-        try:
-            stats = await dispatcher.run_until_idle(horizon=1)
-        finally:
-            await dispatcher.aclose()
-        assert stats.sent == count, stats
-
-    started = time.perf_counter()
-    asyncio.run(drain())
-    drained = time.perf_counter() - started
+    drained = timed_drain(engine, {"email": sendgrid(base_url)}, count)
     engine.dispose()
     return enqueued, drained
 

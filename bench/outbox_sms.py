@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.drain import timed_drain  # noqa: E402
 from bench.sandbox_process import SandboxProcess  # noqa: E402
 from orchestrator.delivery import LanePolicy  # noqa: E402
-from orchestrator.dispatcher import Dispatcher  # noqa: E402
 from orchestrator.outbox import Outbox, OutboxRow, idempotency_key  # noqa: E402
 from orchestrator.store.engine import make_engine  # noqa: E402
 from orchestrator.store.migrate import upgrade  # noqa: E402
@@ -59,18 +59,7 @@ def through_outbox(db_url: str, base_url: str, count: int, policy: LanePolicy) -
     Outbox(engine).enqueue(OutboxRow("sms", phone(i), BODY, idempotency_key(
         f"bench-{policy.rate}", "notify", "sms", phone(i))) for i in range(count))
 
-    async def drain() -> None:
-        dispatcher = Dispatcher(engine, {"sms": twilio(base_url)}, policies={"sms": policy},
-                                poll_interval=0.01)
-        try:
-            stats = await dispatcher.run_until_idle(horizon=1)
-        finally:
-            await dispatcher.aclose()
-        assert stats.sent == count, stats
-
-    started = time.perf_counter()
-    asyncio.run(drain())
-    elapsed = time.perf_counter() - started
+    elapsed = timed_drain(engine, {"sms": twilio(base_url)}, count, {"sms": policy})
     engine.dispose()
     return elapsed
 
