@@ -25,8 +25,10 @@ COLUMNS: dict[str, str] = {
     "last_error": "text", "attempts": "int4", "created_at": "timestamptz",
     "updated_at": "timestamptz",
 }
-_TIMES = {"next_attempt_at", "created_at", "updated_at"}
-_JSON = {"payload", "fallback"}
+NAMES = tuple(COLUMNS)
+_TIMES = {i for i, name in enumerate(NAMES) if name in ("next_attempt_at", "created_at",
+                                                         "updated_at")}
+_JSON = {i for i, name in enumerate(NAMES) if name in ("payload", "fallback")}
 
 
 def sqlite_time(value: datetime | None) -> str | None:
@@ -40,46 +42,55 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
-def insert_ignore_many(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert `rows` (dicts with every key of COLUMNS) skipping existing idempotency keys;
-    return how many were inserted."""
+def _converted(values: list[Any], convert: Any) -> list[Any]:
+    """`convert` applied to a column: once per distinct value, since a fan-out's rows share
+    their timestamps and payloads (hashing is far cheaper than formatting)."""
+    seen: dict[Any, Any] = {}
+    out = []
+    for value in values:
+        try:
+            out.append(seen[value])
+        except KeyError:
+            out.append(seen.setdefault(value, convert(value)))
+        except TypeError:  # an unhashable payload
+            out.append(convert(value))
+    return out
+
+
+def insert_ignore_many(conn: Connection, table: str, rows: Sequence[Sequence[Any]]) -> int:
+    """Insert `rows` (each a value per COLUMNS entry, in its order) skipping existing
+    idempotency keys; return how many were inserted."""
     if not rows:
         return 0
-    names = list(COLUMNS)
-    column_list = ", ".join(names)
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    column_list = ", ".join(NAMES)
     raw = conn.connection.driver_connection
+    for i in _JSON:
+        columns[i] = _converted(columns[i], _json)
     if conn.dialect.name == "postgresql":
-        arrays = [[row[n] for row in rows] for n in names]
-        for i, name in enumerate(names):
-            if name in _JSON:
-                arrays[i] = [_json(v) for v in arrays[i]]
-        params = ", ".join(f"%s::{COLUMNS[n]}[]" for n in names)
+        params = ", ".join(f"%s::{COLUMNS[n]}[]" for n in NAMES)
         sql = (f"INSERT INTO {table} ({column_list}) SELECT * FROM unnest({params}) "
                "ON CONFLICT (idempotency_key) DO NOTHING")
         with raw.cursor() as cursor:
-            cursor.execute(sql, arrays)
+            cursor.execute(sql, columns)
             return cursor.rowcount
-    converted = []
-    for row in rows:
-        values = []
-        for name in names:
-            value = row[name]
-            if name in _TIMES:
-                value = sqlite_time(value)
-            elif name in _JSON:
-                value = _json(value)
-            values.append(value)
-        converted.append(values)
-    placeholders = ", ".join("?" * len(names))
+    for i in _TIMES:
+        columns[i] = _converted(columns[i], sqlite_time)
+    placeholders = ", ".join("?" * len(NAMES))
     sql = (f"INSERT INTO {table} ({column_list}) VALUES ({placeholders}) "
            "ON CONFLICT (idempotency_key) DO NOTHING")
     cursor = raw.cursor()
     try:
         before = raw.total_changes
-        cursor.executemany(sql, converted)
+        cursor.executemany(sql, zip(*columns, strict=True))
         return raw.total_changes - before
     finally:
         cursor.close()
+
+
+def row_of(values: dict[str, Any]) -> tuple[Any, ...]:
+    """A row for `insert_ignore_many` from a dict with every key of COLUMNS."""
+    return tuple(values[name] for name in NAMES)
 
 
 # Per-row settlement of outbox rows: the values every row of a group shares come first.

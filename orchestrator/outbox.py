@@ -128,16 +128,12 @@ _CLAIM_COLUMNS = [outbox.c[name] for name in (
     "fallback", "contact_id", "run_id", "step_key", "audience", "attempts", "max_attempts")]
 
 
-def _row_values(row: OutboxRow, now: datetime) -> dict[str, Any]:
-    return {
-        "idempotency_key": row.idempotency_key, "run_id": row.run_id, "step_key": row.step_key,
-        "channel": row.channel, "recipient": row.recipient, "contact_id": row.contact_id,
-        "audience": row.audience, "subject": row.subject, "body": row.body,
-        "payload": row.payload, "urgent": row.urgent, "max_attempts": row.max_attempts,
-        "next_attempt_at": row.next_attempt_at, "fallback": list(row.fallback) or None,
-        "state": "pending", "last_error": None, "attempts": 0,
-        "created_at": now, "updated_at": now,
-    }
+def _row_values(row: OutboxRow, now: datetime) -> tuple[Any, ...]:
+    """The row as `insert_ignore_many` takes it: a value per bulk.NAMES entry, in order."""
+    return (row.idempotency_key, row.run_id, row.step_key, row.channel, row.recipient,
+            row.contact_id, row.audience, row.subject, row.body, row.payload, row.urgent,
+            row.max_attempts, row.next_attempt_at, tuple(row.fallback) or None, "pending",
+            None, 0, now, now)
 
 
 def _claimed(row: Any, token: str, previous: dict[int, tuple[str, Any]],

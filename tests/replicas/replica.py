@@ -20,7 +20,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from orchestrator.bulk import COLUMNS, insert_ignore_many
+from orchestrator.bulk import COLUMNS, insert_ignore_many, row_of
 from orchestrator.delivery import LanePolicy
 from orchestrator.dispatcher import Dispatcher
 from orchestrator.election import LeaderElector
@@ -34,14 +34,14 @@ from tests.outbox.sandboxed import phone, twilio
 TICK_TO = "+15550100000"
 
 
-def outbox_values(key: str, recipient: str, body: str, token: int) -> dict:
+def outbox_values(key: str, recipient: str, body: str, token: int) -> tuple:
     """A full outbox row for `insert_ignore_many` (every column it writes)."""
     now = utcnow()
     values = dict.fromkeys(COLUMNS)
     values.update(idempotency_key=key, channel="sms", recipient=recipient, body=body,
                   payload={"metadata": {"token": token}}, urgent=True, max_attempts=5,
                   state="pending", attempts=0, created_at=now, updated_at=now)
-    return values
+    return row_of(values)
 
 
 def fanout_body(i: int) -> str:
@@ -118,7 +118,7 @@ class Replica:
             self.event("write_failed", token=token, reason=repr(exc)[:200])
             return False
 
-    def _write(self, token: int, rows: list[dict]) -> None:
+    def _write(self, token: int, rows: list[tuple]) -> None:
         with fenced_transaction(self.engine, self.lease, token) as conn:
             insert_ignore_many(conn, "outbox", rows)
 
