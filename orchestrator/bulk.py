@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+CHUNK = 1000  # values per IN (...) list: well under every driver's parameter limit
+
 # Column name -> PostgreSQL array type of the unnest() parameter.
 COLUMNS: dict[str, str] = {
     "idempotency_key": "text", "run_id": "int4", "step_key": "text", "channel": "text",
@@ -88,40 +90,80 @@ def insert_ignore_many(conn: Connection, table: str, rows: Sequence[Sequence[Any
         cursor.close()
 
 
+def driver_rows(conn: Connection, statement: Any) -> list[Any]:
+    """All rows of `statement` as the driver returns them. SQLAlchemy's per-row type
+    processing costs more than the claim's SQL itself; callers decode what they need."""
+    result = conn.execute(statement)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
+
+
 def row_of(values: dict[str, Any]) -> tuple[Any, ...]:
     """A row for `insert_ignore_many` from a dict with every key of COLUMNS."""
     return tuple(values[name] for name in NAMES)
 
 
-# Per-row settlement of outbox rows: the values every row of a group shares come first.
+# Settlement of outbox rows held under one lease token: the values every row of a group
+# shares come first, then the token, then which rows.
 _SETTLE_SQL = ("UPDATE {table} SET state = {p}, last_error = {p}, attempts = attempts + {p}, "
                "lease_owner = NULL, lease_token = NULL, updated_at = {p}, provider_id = {p}, "
                "next_attempt_at = {p}, lease_expires_at = {p}, sent_at = {p} "
-               "WHERE id = {p} AND lease_token = {p}")
+               "WHERE lease_token = {p} AND ")
+SettleRow = tuple[int, str | None, datetime | None, datetime | None, datetime | None]
+IN_LIST_MIN = 8  # rows with identical values from this many on take one `id IN (...)`
 
 
 def settle_many(conn: Connection, table: str, shared: tuple[str, str | None, int, datetime],
-                rows: Sequence[tuple[int, str, str | None, datetime | None,
-                                     datetime | None, datetime | None]]) -> int:
-    """Settle rows one statement each, in one driver executemany. `shared` is (state,
-    last_error, attempts increment, updated_at); each row is (id, lease_token,
-    provider_id, next_attempt_at, lease_expires_at, sent_at). Returns rows updated."""
+                token: str, rows: Sequence[SettleRow]) -> int:
+    """Settle rows still held under `token`; return how many were updated. `shared` is
+    (state, last_error, attempts increment, updated_at); each row is (id, provider_id,
+    next_attempt_at, lease_expires_at, sent_at). Rows whose values are identical (a
+    SendGrid call's 1,000 recipients share one message id) take one `UPDATE ... IN` per
+    chunk, the rest one executemany: straight to the driver, as for inserts."""
     state, error, increment, now = shared
     postgres = conn.dialect.name == "postgresql"
     convert = (lambda v: v) if postgres else sqlite_time
-    params = [(state, error, increment, convert(now), provider, convert(next_at),
-               convert(lease_at), convert(sent_at), row_id, token)
-              for row_id, token, provider, next_at, lease_at, sent_at in rows]
-    sql = _SETTLE_SQL.format(table=table, p="%s" if postgres else "?")
+    p = "%s" if postgres else "?"
+    head = (state, error, increment, convert(now))
+    same: dict[tuple, list[int]] = {}
+    for row_id, *values in rows:
+        same.setdefault(tuple(values), []).append(row_id)
+    singles, lists = [], []
+    for (provider, next_at, lease_at, sent_at), ids in same.items():
+        params = (*head, provider, convert(next_at), convert(lease_at), convert(sent_at), token)
+        if len(ids) < IN_LIST_MIN:
+            singles += [(*params, row_id) for row_id in ids]
+        else:
+            lists += [(*params, *ids[i:i + CHUNK]) for i in range(0, len(ids), CHUNK)]
+    sql = _SETTLE_SQL.format(table=table, p=p)
     raw = conn.connection.driver_connection
-    if postgres:
-        with raw.cursor() as cursor:
-            cursor.executemany(sql, params)
-            return cursor.rowcount
     cursor = raw.cursor()
+    applied, before = 0, 0 if postgres else raw.total_changes
     try:
-        before = raw.total_changes
-        cursor.executemany(sql, params)
-        return raw.total_changes - before
+        for params in lists:
+            cursor.execute(f"{sql}id IN ({', '.join([p] * (len(params) - 9))})", params)
+            applied += cursor.rowcount if postgres else 0
+        if singles:
+            cursor.executemany(f"{sql}id = {p}", singles)
+            applied += cursor.rowcount if postgres else 0
     finally:
         cursor.close()
+    return applied if postgres else raw.total_changes - before
+
+
+def matching(conn: Connection, sql: str, values: Sequence[Any]) -> list[Any]:
+    """Rows of `sql`, whose one `IN ({})` is filled with `values`, chunk by chunk,
+    through the driver (SQLAlchemy coerces each element of an IN list in Python)."""
+    p = "%s" if conn.dialect.name == "postgresql" else "?"
+    raw = conn.connection.driver_connection
+    found: list[Any] = []
+    cursor = raw.cursor()
+    try:
+        for start in range(0, len(values), CHUNK):
+            chunk = values[start:start + CHUNK]
+            found += cursor.execute(sql.format(", ".join([p] * len(chunk))), chunk).fetchall()
+    finally:
+        cursor.close()
+    return found

@@ -14,6 +14,7 @@ a caller passes `now`, as tests with a fake clock do.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -22,12 +23,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, literal, or_, select, update
 
 from channels.base import Message
-from orchestrator.bulk import insert_ignore_many, settle_many
+from orchestrator.bulk import CHUNK, driver_rows, insert_ignore_many, matching, settle_many
 from orchestrator.lease import now_expr, shift
 from orchestrator.store.engine import SQLITE_IMMEDIATE
 from orchestrator.store.schema import audit_log, outbox, suppressions
@@ -37,7 +39,6 @@ from orchestrator.store.types import UTCDateTime, utcnow
 log = logging.getLogger(__name__)
 # One writer lock per SQLite database in this process, shared by every Outbox on it.
 _WRITERS: dict[str, threading.Lock] = {}
-CHUNK = 1000  # rows per INSERT / IN (...) list: well under every driver's parameter limit
 RETRYABLE = ("failed", "unknown")
 # PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back
 # whole, so running it again writes nothing twice.
@@ -122,7 +123,8 @@ class SettleExtras:
     suppress: list[tuple[str, str, str]] = field(default_factory=list)  # kind, address, reason
 
 
-# What a sender needs from a claimed row (no timestamps: converting them costs time).
+# What a sender needs from a claimed row (no timestamps: converting them costs time),
+# read as the driver returns it (see bulk.driver_rows).
 _CLAIM_COLUMNS = [outbox.c[name] for name in (
     "id", "idempotency_key", "channel", "recipient", "body", "subject", "payload", "urgent",
     "fallback", "contact_id", "run_id", "step_key", "audience", "attempts", "max_attempts")]
@@ -138,9 +140,14 @@ def _row_values(row: OutboxRow, now: datetime) -> tuple[Any, ...]:
 
 def _claimed(row: Any, token: str, previous: dict[int, tuple[str, Any]],
              started_at: float) -> Claimed:
+    """A claim from a driver row of _CLAIM_COLUMNS (JSON still text on SQLite)."""
     (id_, key, channel, recipient, body, subject, payload, urgent, fallback, contact_id,
      run_id, step_key, audience, attempts, max_attempts) = row
     state, sent_at = previous.get(id_, ("pending", None))
+    if payload.__class__ is str:
+        payload = json.loads(payload)
+    if fallback.__class__ is str:
+        fallback = json.loads(fallback)
     return Claimed(id_, key, channel, recipient, body or "", subject, payload or {},
                    bool(urgent), tuple(fallback or ()), contact_id, run_id, step_key,
                    audience, attempts, max_attempts, token, state == "in_flight",
@@ -229,19 +236,19 @@ class Outbox:
             previous = {r.id: ("in_flight", r.sent_at) for r in conn.execute(expired)}
             rows = []
             if previous:
-                rows = conn.execute(update(outbox).where(outbox.c.id.in_(list(previous)))
-                                    .values(**lease_values).returning(*_CLAIM_COLUMNS)).all()
+                rows = driver_rows(conn, update(outbox).where(outbox.c.id.in_(list(previous)))
+                                   .values(**lease_values).returning(*_CLAIM_COLUMNS))
             if limit > len(rows):
                 # Pending rows: one UPDATE over a sub-select, no ids through Python.
                 due = self._due(and_(outbox.c.state == "pending",
                                      or_(outbox.c.next_attempt_at.is_(None),
                                          outbox.c.next_attempt_at <= at)),
                                 names, limit - len(rows), select(outbox.c.id))
-                rows += conn.execute(update(outbox).where(outbox.c.id.in_(due.scalar_subquery()))
-                                     .values(**lease_values)
-                                     .returning(*_CLAIM_COLUMNS)).all()
-        return sorted((_claimed(r, token, previous, started_at) for r in rows),
-                      key=lambda c: c.id)
+                rows += driver_rows(conn, update(outbox)
+                                    .where(outbox.c.id.in_(due.scalar_subquery()))
+                                    .values(**lease_values).returning(*_CLAIM_COLUMNS))
+        rows.sort(key=itemgetter(0))  # by id: batches and lock order are deterministic
+        return [_claimed(r, token, previous, started_at) for r in rows]
 
     def _due(self, condition, names: list[str] | None, limit: int, query):
         query = query.where(condition)
@@ -335,35 +342,15 @@ class Outbox:
         return applied
 
     def _apply(self, conn, group: list[Settlement], now: datetime, skew: timedelta) -> int:
-        """Rows that write identical values (a SendGrid call's 1,000 recipients share one
-        message id) take one UPDATE ... IN; the rest one executemany with per-row values."""
         first = group[0]
-        values = {"state": first.state, "last_error": first.error,
-                  "attempts": outbox.c.attempts + int(first.count_attempt),
-                  "lease_owner": None, "lease_token": None, "updated_at": now}
         # A send that happened (or may have) keeps its time: a crash then reads as ambiguous.
         default_sent = now if first.state in ("sent", "in_flight") else None
-        same: dict[tuple, list[int]] = {}
-        for s in group:
-            row = (s.provider_id, _moved(s.next_attempt_at, skew),
-                   _moved(s.lease_expires_at, skew), _moved(s.sent_at, skew) or default_sent)
-            same.setdefault(row, []).append(s.claim.id)
-        applied, singles = 0, []
-        for (provider_id, next_at, lease_at, sent_at), ids in same.items():
-            if len(ids) < 8:
-                singles += [(i, first.claim.token, provider_id, next_at, lease_at, sent_at)
-                            for i in ids]
-                continue
-            for start in range(0, len(ids), CHUNK):
-                applied += conn.execute(
-                    update(outbox).where(outbox.c.id.in_(ids[start:start + CHUNK]),
-                                         outbox.c.lease_token == first.claim.token)
-                    .values(provider_id=provider_id, next_attempt_at=next_at,
-                            lease_expires_at=lease_at, sent_at=sent_at, **values)).rowcount
-        if singles:
-            applied += settle_many(conn, outbox.name, (first.state, first.error,
-                                                       int(first.count_attempt), now), singles)
-        return applied
+        rows = [(s.claim.id, s.provider_id, _moved(s.next_attempt_at, skew),
+                 _moved(s.lease_expires_at, skew), _moved(s.sent_at, skew) or default_sent)
+                for s in group]
+        return settle_many(conn, outbox.name, (first.state, first.error,
+                                               int(first.count_attempt), now),
+                           first.claim.token, rows)
 
     def release(self, claims: Sequence[Claimed], now: datetime | None = None) -> int:
         """Hand unsent claims back as pending (a graceful stop), keeping their attempts."""
@@ -461,13 +448,9 @@ def _groups(settlements: Sequence[Settlement]) -> list[list[Settlement]]:
 
 def suppressed_addresses(conn, addresses: set[str]) -> dict[str, str]:
     """Which of `addresses` are suppressed (any kind: phones and emails never collide)."""
-    found: dict[str, str] = {}
-    items = sorted(addresses)
-    for start in range(0, len(items), CHUNK):
-        query = select(suppressions.c.address, suppressions.c.reason).where(
-            suppressions.c.address.in_(items[start:start + CHUNK]))
-        found.update({r.address: r.reason or "suppressed" for r in conn.execute(query)})
-    return found
+    rows = matching(conn, f"SELECT address, reason FROM {suppressions.name} "
+                          "WHERE address IN ({})", sorted(addresses))
+    return {address: reason or "suppressed" for address, reason in rows}
 
 
 @dataclass
