@@ -90,10 +90,11 @@ def insert_ignore_many(conn: Connection, table: str, rows: Sequence[Sequence[Any
         cursor.close()
 
 
-def driver_rows(conn: Connection, statement: Any) -> list[Any]:
+def driver_rows(conn: Connection, statement: Any, params: dict[str, Any] | None = None
+                ) -> list[Any]:
     """All rows of `statement` as the driver returns them. SQLAlchemy's per-row type
     processing costs more than the claim's SQL itself; callers decode what they need."""
-    result = conn.execute(statement)
+    result = conn.execute(statement, params)
     try:
         return list(result.cursor.fetchall())
     finally:

@@ -89,16 +89,29 @@ class _Lane:
         if policy.rate:
             wide = min(wide, max(1, int(policy.rate * lease / 4)) * policy.max_batch)
         self.high_water = wide
+        # Refill in chunks of half the window: every claim is a write transaction and a
+        # suppression lookup, too dear to pay per row, and half a window still queued
+        # keeps the senders busy while the next chunk is claimed.
+        self.refill = max(1, wide // 2)
         self.held = 0
         self.tasks: set[asyncio.Task] = set()
         self.room = asyncio.Event()
         self.idle = False
 
+    def release(self, count: int) -> None:
+        """`count` held rows are done with; wake the claimer only when it has work: a
+        wake-up per settled row would cost more than the row's own bookkeeping."""
+        self.held -= count
+        if self.room_left() > 0:
+            self.room.set()
+
     def room_left(self) -> int:
         """Rows to claim now: whole provider batches, so a fan-out makes the fewest calls."""
         free = self.high_water - self.held
         batch = self.policy.max_batch
-        return free if batch == 1 else (free // batch) * batch
+        if batch == 1:
+            return free if free >= self.refill or self.held == 0 else 0
+        return (free // batch) * batch
 
 
 class Dispatcher:
@@ -320,8 +333,7 @@ class Dispatcher:
             # A bug, not a provider answer: the leases expire and reconciliation decides.
             log.exception("lane %s: send task failed", lane.name)
             self.stats.left_in_flight += len(claims)
-            lane.held -= len(claims)
-            lane.room.set()
+            lane.release(len(claims))
 
     async def _admit(self, lane: _Lane) -> bool:
         """Wait for the channel to open and a token; False means hand the claim back."""
@@ -359,7 +371,7 @@ class Dispatcher:
                 self._add(lane, [self._release(c) for c in claims])
             else:
                 self.stats.left_in_flight += len(claims)
-                lane.held -= len(claims)
+                lane.release(len(claims))
             raise
         self._judge(lane, claims, outcomes, seconds)
 
@@ -458,13 +470,11 @@ class Dispatcher:
         log.warning("lane %s: %d leases lapsed before sending; left to whoever reclaims them",
                     lane.name, len(claims))
         self.stats.left_in_flight += len(claims)
-        lane.held -= len(claims)
-        lane.room.set()
+        lane.release(len(claims))
 
     def _add(self, lane: _Lane, items: list[_Item]) -> None:
         self.ledger.add(items)
-        lane.held -= len(items)
-        lane.room.set()
+        lane.release(len(items))
 
     async def _renew_loop(self) -> None:
         """Extend our leases every third of a lease, so rows waiting their turn stay ours."""

@@ -23,10 +23,23 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, literal, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    Interval,
+    and_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 
 from channels.base import Message
 from orchestrator.bulk import CHUNK, driver_rows, insert_ignore_many, matching, settle_many
@@ -154,6 +167,42 @@ def _claimed(row: Any, token: str, previous: dict[int, tuple[str, Any]],
                    sent_at is not None, started_at)
 
 
+@lru_cache(maxsize=64)
+def _claim_statements(postgres: bool, names: tuple[str, ...] | None, start: bool,
+                      server_time: bool) -> tuple[Any, Any, Any]:
+    """The claim's three statements for one shape, built once: constructing them costs
+    more than running them. "Now" is the server's on PostgreSQL unless a time was given
+    (`at`, with `expires` worked out in Python)."""
+    if server_time:
+        at: Any = func.statement_timestamp(type_=UTCDateTime)
+        expires: Any = at + bindparam("lease", type_=Interval())
+    else:
+        at = bindparam("at", type_=UTCDateTime)
+        expires = bindparam("expires", type_=UTCDateTime)
+    lease_values = {"state": "in_flight", "lease_owner": bindparam("owner"),
+                    "lease_token": bindparam("token"), "lease_expires_at": expires,
+                    "updated_at": at}
+    if start:
+        lease_values["sent_at"] = at
+
+    def due(condition, query):
+        query = query.where(condition).limit(bindparam("limit", type_=Integer))
+        if names is not None:
+            query = query.where(outbox.c.channel.in_(names))
+        # Several dispatchers: each skips the rows another is claiming right now.
+        return query.with_for_update(skip_locked=True) if postgres else query
+
+    expired = due(and_(outbox.c.state == "in_flight", outbox.c.lease_expires_at < at),
+                  select(outbox.c.id, outbox.c.sent_at))
+    claim = update(outbox).values(**lease_values).returning(*_CLAIM_COLUMNS)
+    by_ids = claim.where(outbox.c.id.in_(bindparam("ids", expanding=True)))
+    pending = claim.where(outbox.c.id.in_(due(
+        and_(outbox.c.state == "pending", or_(outbox.c.next_attempt_at.is_(None),
+                                              outbox.c.next_attempt_at <= at)),
+        select(outbox.c.id)).scalar_subquery()))
+    return expired, by_ids, pending
+
+
 class Outbox:
     """The outbox table of one database."""
 
@@ -220,45 +269,28 @@ class Outbox:
         that sends what it claims at once and would rather not pay a second write."""
         started_at = time.monotonic()
         token = uuid.uuid4().hex
-        names = list(channels) if channels is not None else None
+        names = tuple(channels) if channels is not None else None
+        server_time = now is None and self.postgres
+        expired, by_ids, pending = _claim_statements(self.postgres, names, start, server_time)
+        params: dict[str, Any] = {"owner": owner, "token": token}
+        if server_time:
+            params["lease"] = timedelta(seconds=lease)
+        else:
+            params["at"] = at = now or utcnow()
+            params["expires"] = at + timedelta(seconds=lease)
         with self._write() as conn, conn.begin():
-            at = _now(conn, now)
-            lease_values = {"state": "in_flight", "lease_owner": owner, "lease_token": token,
-                            "lease_expires_at": shift(conn, at, timedelta(seconds=lease)),
-                            "updated_at": at}
-            if start:
-                lease_values["sent_at"] = at
             # Expired leases: their earlier state (was a send begun?) decides what happens
             # next, so read it before taking them over. Rare, so two statements are fine.
-            expired = self._due(and_(outbox.c.state == "in_flight",
-                                     outbox.c.lease_expires_at < at), names, limit,
-                                select(outbox.c.id, outbox.c.sent_at))
-            previous = {r.id: ("in_flight", r.sent_at) for r in conn.execute(expired)}
+            previous = {r.id: ("in_flight", r.sent_at)
+                        for r in conn.execute(expired, {**params, "limit": limit})}
             rows = []
             if previous:
-                rows = driver_rows(conn, update(outbox).where(outbox.c.id.in_(list(previous)))
-                                   .values(**lease_values).returning(*_CLAIM_COLUMNS))
+                rows = driver_rows(conn, by_ids, {**params, "ids": list(previous)})
             if limit > len(rows):
                 # Pending rows: one UPDATE over a sub-select, no ids through Python.
-                due = self._due(and_(outbox.c.state == "pending",
-                                     or_(outbox.c.next_attempt_at.is_(None),
-                                         outbox.c.next_attempt_at <= at)),
-                                names, limit - len(rows), select(outbox.c.id))
-                rows += driver_rows(conn, update(outbox)
-                                    .where(outbox.c.id.in_(due.scalar_subquery()))
-                                    .values(**lease_values).returning(*_CLAIM_COLUMNS))
+                rows += driver_rows(conn, pending, {**params, "limit": limit - len(rows)})
         rows.sort(key=itemgetter(0))  # by id: batches and lock order are deterministic
         return [_claimed(r, token, previous, started_at) for r in rows]
-
-    def _due(self, condition, names: list[str] | None, limit: int, query):
-        query = query.where(condition)
-        if names is not None:
-            query = query.where(outbox.c.channel.in_(names))
-        query = query.limit(limit)
-        if self.postgres:
-            # Several dispatchers: each skips the rows another is claiming right now.
-            query = query.with_for_update(skip_locked=True)
-        return query
 
     def renew(self, owner: str, lease: float, now: datetime | None = None) -> int:
         """Extend every unexpired lease `owner` holds by `lease` seconds from now; how many
