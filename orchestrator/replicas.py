@@ -20,7 +20,7 @@ from sqlalchemy import Engine, and_, delete, func, or_, select, update
 from orchestrator.clock import Clock
 from orchestrator.lease import LeaseRecord, new_holder_id, now_expr, read_lease, shift
 from orchestrator.store.engine import SQLITE_IMMEDIATE
-from orchestrator.store.schema import leases, outbox, replicas
+from orchestrator.store.schema import leases, outbox, outbox_state, replicas
 from orchestrator.store.sql import dialect_insert
 
 log = logging.getLogger(__name__)
@@ -147,9 +147,9 @@ def queue_depth(conn, now: Any) -> dict[str, int]:
     counts.update(dict(conn.execute(select(outbox.c.state, func.count())
                                     .group_by(outbox.c.state)).all()))
     due = conn.execute(select(func.count()).where(or_(
-        and_(outbox.c.state == "pending",
+        and_(outbox_state("pending"),
              or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now)),
-        and_(outbox.c.state == "in_flight", outbox.c.lease_expires_at < now)))).scalar()
+        and_(outbox_state("in_flight"), outbox.c.lease_expires_at < now)))).scalar()
     counts["due"] = int(due or 0)
     return counts
 

@@ -15,7 +15,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    literal_column,
+    text,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 from orchestrator.store.types import JSONDocument, UTCDateTime, utcnow
 
@@ -204,6 +207,14 @@ suppressions = Table(
 
 # --- Delivery ledger: every message is a row before it is sent. ---
 
+# (name, columns, condition) of the outbox's partial indexes; see `outbox` below.
+OUTBOX_QUEUES = (
+    ("pending", ("channel", "next_attempt_at"), "state = 'pending'"),
+    ("leased", ("lease_expires_at",), "state = 'in_flight'"),
+    ("attention", ("state",), "state IN ('failed', 'unknown')"),
+)
+
+
 outbox = Table(
     "outbox", metadata,
     Column("id", Integer, primary_key=True),
@@ -236,8 +247,13 @@ outbox = Table(
     # Channels still to try, in order, when this one cannot deliver.
     Column("fallback", JSONDocument),
     _one_of("state", OUTBOX_STATES),
-    # The dispatcher's claim query: due rows in a given state.
-    Index(None, "state", "next_attempt_at"),
+    # The dispatcher's queues as partial indexes (migration 0004): rows waiting per channel,
+    # leases to watch, rows that need a person. Sent rows, nearly all of a grown table, are
+    # in none of them, so a state change costs one small index write and the indexes stay
+    # the size of the work left. Queries must name the state literally (`outbox_state`).
+    *(Index(f"ix_outbox_{name}", *columns, sqlite_where=text(condition),
+            postgresql_where=text(condition))
+      for name, columns, condition in OUTBOX_QUEUES),
 )
 
 # --- Content calendar. ---
@@ -307,3 +323,15 @@ replicas = Table(
     Column("started_at", UTCDateTime, nullable=False, default=utcnow),
     Column("heartbeat_at", UTCDateTime, nullable=False, default=utcnow),
 )
+
+
+def outbox_state(*states: str) -> ColumnElement[bool]:
+    """`outbox.state` is one of `states`, written as SQL literals: a partial index is used
+    only when the planner can see that the query implies its condition, and a bound
+    parameter hides the value from SQLite's planner and from PostgreSQL's generic plans."""
+    unknown = set(states) - set(OUTBOX_STATES)
+    if unknown or not states:
+        raise ValueError(f"not outbox states: {sorted(unknown) or states}")
+    values = [literal_column(f"'{state}'") for state in states]
+    column = outbox.c.state
+    return column == values[0] if len(values) == 1 else column.in_(values)

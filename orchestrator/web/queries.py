@@ -15,6 +15,7 @@ from orchestrator.store.schema import (
     incident_events,
     incidents,
     outbox,
+    outbox_state,
     platform_states,
     playbook_runs,
     scheduled_posts,
@@ -169,6 +170,6 @@ def incident_counts(conn: Connection) -> dict[str, int]:
 def queue_depth(conn: Connection, now: datetime) -> int:
     """Rows a dispatcher could claim now (pending and due) plus those in flight."""
     due = or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now)
-    query = select(func.count()).where(or_(and_(outbox.c.state == "pending", due),
-                                           outbox.c.state == "in_flight"))
+    query = select(func.count()).where(or_(and_(outbox_state("pending"), due),
+                                           outbox_state("in_flight")))
     return int(conn.execute(query).scalar_one())
