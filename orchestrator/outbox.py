@@ -45,7 +45,7 @@ from channels.base import Message
 from orchestrator.bulk import CHUNK, driver_rows, insert_ignore_many, matching, settle_many
 from orchestrator.lease import now_expr, shift
 from orchestrator.store.engine import SQLITE_IMMEDIATE
-from orchestrator.store.schema import audit_log, outbox, suppressions
+from orchestrator.store.schema import audit_log, outbox, outbox_state, suppressions
 from orchestrator.store.sql import dialect_insert
 from orchestrator.store.types import UTCDateTime, utcnow
 
@@ -57,6 +57,8 @@ RETRYABLE = ("failed", "unknown")
 # whole, so running it again writes nothing twice.
 _RETRY_SQLSTATES = frozenset({"40P01", "40001"})
 SETTLE_ATTEMPTS = 5
+# Rows per enqueue transaction: about 50 ms of SQLite's write lock (see Outbox.enqueue).
+ENQUEUE_COMMIT = 5000
 
 
 def idempotency_key(run: object, step: object, channel: str, recipient: str | None) -> str:
@@ -143,12 +145,15 @@ _CLAIM_COLUMNS = [outbox.c[name] for name in (
     "fallback", "contact_id", "run_id", "step_key", "audience", "attempts", "max_attempts")]
 
 
-def _row_values(row: OutboxRow, now: datetime) -> tuple[Any, ...]:
-    """The row as `insert_ignore_many` takes it: a value per bulk.NAMES entry, in order."""
+def _row_values(row: OutboxRow, now: datetime, suppressed: str | None) -> tuple[Any, ...]:
+    """The row as `insert_ignore_many` takes it: a value per bulk.NAMES entry, in order.
+    `suppressed` is why its recipient must not be sent anything, if so."""
+    state, error = ("pending", None) if suppressed is None else (
+        "suppressed", f"suppressed: {suppressed}")
     return (row.idempotency_key, row.run_id, row.step_key, row.channel, row.recipient,
             row.contact_id, row.audience, row.subject, row.body, row.payload, row.urgent,
-            row.max_attempts, row.next_attempt_at, tuple(row.fallback) or None, "pending",
-            None, 0, now, now)
+            row.max_attempts, row.next_attempt_at, tuple(row.fallback) or None, state,
+            error, 0, now, now)
 
 
 def _claimed(row: Any, token: str, previous: dict[int, tuple[str, Any]],
@@ -192,12 +197,12 @@ def _claim_statements(postgres: bool, names: tuple[str, ...] | None, start: bool
         # Several dispatchers: each skips the rows another is claiming right now.
         return query.with_for_update(skip_locked=True) if postgres else query
 
-    expired = due(and_(outbox.c.state == "in_flight", outbox.c.lease_expires_at < at),
+    expired = due(and_(outbox_state("in_flight"), outbox.c.lease_expires_at < at),
                   select(outbox.c.id, outbox.c.sent_at))
     claim = update(outbox).values(**lease_values).returning(*_CLAIM_COLUMNS)
     by_ids = claim.where(outbox.c.id.in_(bindparam("ids", expanding=True)))
     pending = claim.where(outbox.c.id.in_(due(
-        and_(outbox.c.state == "pending", or_(outbox.c.next_attempt_at.is_(None),
+        and_(outbox_state("pending"), or_(outbox.c.next_attempt_at.is_(None),
                                               outbox.c.next_attempt_at <= at)),
         select(outbox.c.id)).scalar_subquery()))
     return expired, by_ids, pending
@@ -226,38 +231,34 @@ class Outbox:
 
     def enqueue(self, rows: Iterable[OutboxRow], *, now: datetime | None = None) -> int:
         """Insert rows whose key is new; return how many were inserted. Suppressed
-        recipients are written as `suppressed`, so the ledger says why they got nothing."""
+        recipients are written as `suppressed`, so the ledger says why they got nothing.
+
+        A large fan-out commits every ENQUEUE_COMMIT rows: the dispatcher starts sending
+        the first ones while the rest are written, and no writer (a settle, the calendar)
+        waits a whole fan-out for the write lock. A crash part way leaves the step undone;
+        running it again adds the rest, since the keys of the rows already in are skipped."""
         now = now or utcnow()
         inserted = 0
         batch: list[OutboxRow] = []
-        with self._write() as conn, conn.begin():
-            for row in rows:
-                batch.append(row)
-                if len(batch) >= CHUNK:
-                    inserted += insert_ignore_many(conn, outbox.name,
-                                                   [_row_values(r, now) for r in batch])
-                    batch = []
-            inserted += insert_ignore_many(conn, outbox.name, [_row_values(r, now) for r in batch])
-            if inserted:
-                self._suppress_new(conn, now)
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= ENQUEUE_COMMIT:
+                inserted += self._commit_batch(batch, now)
+                batch = []
+        if batch:
+            inserted += self._commit_batch(batch, now)
         return inserted
+
+    def _commit_batch(self, rows: Sequence[OutboxRow], now: datetime) -> int:
+        with self._write() as conn, conn.begin():
+            return self._insert(conn, rows, now)
 
     def _insert(self, conn, rows: Sequence[OutboxRow], now: datetime) -> int:
-        inserted = insert_ignore_many(conn, outbox.name, [_row_values(r, now) for r in rows])
-        if inserted:
-            self._suppress_new(conn, now)
-        return inserted
-
-    def _suppress_new(self, conn, now: datetime) -> None:
-        """Mark rows just inserted (created at `now`, still pending) whose recipient is on
-        the suppression list; one statement however many rows were enqueued."""
-        reason = (select(suppressions.c.reason).where(suppressions.c.address == outbox.c.recipient)
-                  .limit(1).scalar_subquery())
-        conn.execute(update(outbox).where(
-            outbox.c.state == "pending", outbox.c.created_at == now, outbox.c.attempts == 0,
-            outbox.c.recipient.in_(select(suppressions.c.address)))
-            .values(state="suppressed",
-                    last_error="suppressed: " + func.coalesce(reason, "suppressed")))
+        """Insert `rows` in the caller's transaction, suppressed recipients as such."""
+        suppressed = suppressed_addresses(conn, {r.recipient for r in rows if r.recipient})
+        values = [_row_values(r, now, suppressed.get(r.recipient or "")) for r in rows]
+        return sum(insert_ignore_many(conn, outbox.name, values[start:start + CHUNK])
+                   for start in range(0, len(values), CHUNK))
 
     # -- claim ---------------------------------------------------------------------
 
@@ -304,7 +305,7 @@ class Outbox:
         with self._write() as conn, conn.begin():
             at = _now(conn, now)
             mine = (select(outbox.c.id).where(outbox.c.lease_owner == owner,
-                                              outbox.c.state == "in_flight",
+                                              outbox_state("in_flight"),
                                               outbox.c.lease_expires_at >= at)
                     .order_by(outbox.c.id))
             if self.postgres:
@@ -416,11 +417,11 @@ class Outbox:
 
         with self.engine.connect() as conn:
             pending = conn.execute(scoped(select(func.min(outbox.c.next_attempt_at))
-                                          .where(outbox.c.state == "pending"))).scalar()
+                                          .where(outbox_state("pending")))).scalar()
             unsettled = conn.execute(scoped(select(func.count()).where(
-                outbox.c.state == "pending", outbox.c.next_attempt_at.is_(None)))).scalar()
+                outbox_state("pending"), outbox.c.next_attempt_at.is_(None)))).scalar()
             leased = conn.execute(scoped(select(func.min(outbox.c.lease_expires_at))
-                                         .where(outbox.c.state == "in_flight"))).scalar()
+                                         .where(outbox_state("in_flight")))).scalar()
         if unsettled:
             return utcnow()
         times = [t for t in (pending, leased) if t is not None]
@@ -432,7 +433,7 @@ class Outbox:
         person's decision, so it is audited); `ids=None` means every row in `states`."""
         now = now or utcnow()
         with self._write() as conn, conn.begin():
-            query = select(outbox.c.id).where(outbox.c.state.in_(list(states)))
+            query = select(outbox.c.id).where(outbox_state(*states))
             if ids is not None:
                 query = query.where(outbox.c.id.in_(list(ids)))
             chosen = [r.id for r in conn.execute(query)]

@@ -1,13 +1,15 @@
-"""Enqueue writes every field of a row exactly as given, and claim hands every field back."""
+"""Enqueue writes every field as given, commits a large fan-out as it goes, and claim hands
+every field back."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 
-from orchestrator.outbox import Outbox, OutboxRow
-from orchestrator.store.schema import contacts, outbox
+from orchestrator.outbox import ENQUEUE_COMMIT, Outbox, OutboxRow
+from orchestrator.store.schema import contacts, outbox, suppressions
 
 T0 = datetime(2026, 11, 22, 13, 0, tzinfo=UTC)
 
@@ -54,3 +56,49 @@ def test_claim_hands_back_what_was_enqueued(engine):
         (r.idempotency_key, r.recipient, r.payload or {}, ("sms", "console"), True, 7,
          "Resolved", "customers", "on_resolve.1", r.contact_id, 0, False) for r in rows]
     assert claims[0].message().html is None and claims[0].message().metadata == {"i": 0}
+
+
+def _plain(i: int, key: str = "fan") -> OutboxRow:
+    return OutboxRow("email", f"u{i}@example.com", "We are back.", f"{key}:{i}")
+
+
+def test_a_large_enqueue_commits_as_it_goes_and_a_rerun_adds_only_the_rest(engine):
+    total, crash_at = ENQUEUE_COMMIT * 2 + 10, ENQUEUE_COMMIT + 7
+    seen_committed = []
+
+    def rows_then_crash():
+        for i in range(total):
+            if i == crash_at:
+                # What another connection (the dispatcher) can see while the fan-out is
+                # still being written: the first commit, not the rows after it.
+                with engine.connect() as other:
+                    seen_committed.append(other.execute(
+                        sa.select(sa.func.count()).select_from(outbox)).scalar())
+                raise RuntimeError("the runner died here")
+            yield _plain(i)
+
+    with pytest.raises(RuntimeError):
+        Outbox(engine).enqueue(rows_then_crash(), now=T0)
+    assert seen_committed == [ENQUEUE_COMMIT]
+    # The step runs again: only the rows that never made it are new.
+    assert Outbox(engine).enqueue((_plain(i) for i in range(total)), now=T0) == (
+        total - ENQUEUE_COMMIT)
+    assert Outbox(engine).counts() == {"pending": total}
+
+
+def test_suppressed_recipients_are_written_as_suppressed_in_every_commit(engine):
+    with engine.begin() as conn:
+        conn.execute(suppressions.insert().values(address_kind="email", address="u3@example.com",
+                                                  reason="unsubscribed", created_at=T0))
+        conn.execute(suppressions.insert().values(
+            address_kind="email", address=f"u{ENQUEUE_COMMIT + 3}@example.com",
+            reason="bounced", created_at=T0))
+    assert Outbox(engine).enqueue((_plain(i) for i in range(ENQUEUE_COMMIT + 5)), now=T0) == (
+        ENQUEUE_COMMIT + 5)
+    with engine.connect() as conn:
+        held = conn.execute(sa.select(outbox.c.recipient, outbox.c.last_error)
+                            .where(outbox.c.state == "suppressed")
+                            .order_by(outbox.c.id)).all()
+    assert [tuple(r) for r in held] == [
+        ("u3@example.com", "suppressed: unsubscribed"),
+        (f"u{ENQUEUE_COMMIT + 3}@example.com", "suppressed: bounced")]
