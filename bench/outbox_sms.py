@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.drain import timed_drain  # noqa: E402
 from bench.sandbox_process import SandboxProcess  # noqa: E402
 from orchestrator.delivery import LanePolicy  # noqa: E402
+from orchestrator.gctune import tune_for_fan_out  # noqa: E402
 from orchestrator.outbox import Outbox, OutboxRow, idempotency_key  # noqa: E402
 from orchestrator.store.engine import make_engine  # noqa: E402
 from orchestrator.store.migrate import upgrade  # noqa: E402
@@ -112,6 +113,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rate", type=float, default=50.0)
     args = parser.parse_args()
+    # The collector settings of `orchestrator run` and `outbox send`, for the bare loop too.
+    tune_for_fan_out()
     with tempfile.TemporaryDirectory() as tmp, SandboxProcess() as box:
         print(f"SMS, {args.count:,} messages, concurrency {args.concurrency}, "
               f"{args.rounds} rounds")

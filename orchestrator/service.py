@@ -33,6 +33,7 @@ from typing import Any
 
 from orchestrator.clock import Clock, SystemClock
 from orchestrator.errors import ConfigError, StaleLeaseError
+from orchestrator.gctune import tune_for_fan_out
 from orchestrator.lease import new_holder_id
 from orchestrator.logs import event
 from orchestrator.wiring import (
@@ -408,6 +409,8 @@ def _action_name(action: Any) -> str:
 
 def run_forever(config_path: Path, **kwargs: Any) -> dict[str, int]:
     """`asyncio.run` the service until a signal stops it (what `orchestrator run` does)."""
-    return asyncio.run(Service(config_path, **kwargs).run())
+    service = Service(config_path, **kwargs)
+    tune_for_fan_out()
+    return asyncio.run(service.run())
 
 

@@ -122,6 +122,9 @@ def send_command(config_path: Path | None, horizon: float) -> None:
         fail(str(exc))
     engine = _engine(config_path)
     try:
+        from orchestrator.gctune import tune_for_fan_out
+
+        tune_for_fan_out()
         stats = asyncio.run(_send(engine, config, horizon))
     finally:
         engine.dispose()
