@@ -132,9 +132,9 @@ def _transport_error(exc: BaseException, method: str, sent: bool) -> DeliveryErr
     return TransientDeliveryError(f"twilio: request not completed ({what})")
 
 
-async def _mark_sent(session, trace_config_ctx, params) -> None:
-    if trace_config_ctx.trace_request_ctx is not None:
-        trace_config_ctx.trace_request_ctx.sent = True
+# Whether the request of the current send left this process (see `_http_client_class`).
+_request_state: contextvars.ContextVar[SimpleNamespace | None] = contextvars.ContextVar(
+    "twilio_request_state", default=None)
 
 
 @cache
@@ -144,30 +144,48 @@ def _http_client_class() -> type:
     from twilio.http.async_http_client import AsyncTwilioHttpClient
     from twilio.http.response import Response
 
+    class MarkingRequest(aiohttp.ClientRequest):
+        # Called once a connection is ready, just before the first byte is written: from
+        # here on Twilio may have the message. (aiohttp's request tracing tells the same
+        # but costs a twentieth of a send, paid on every message.)
+        async def send(self, conn):
+            state = _request_state.get()
+            if state is not None:
+                state.sent = True
+            return await super().send(conn)
+
     class TrackingHttpClient(AsyncTwilioHttpClient):
         def __init__(self, timeout: float):
-            trace = aiohttp.TraceConfig()
-            trace.on_request_headers_sent.append(_mark_sent)
-            super().__init__(trace_configs=[trace], timeout=timeout)
+            super().__init__(pool_connections=False, timeout=timeout)
+            self.session = aiohttp.ClientSession(request_class=MarkingRequest)
+            self._timeout = aiohttp.ClientTimeout(total=timeout)
+            self._auth: tuple[tuple[str, str], str] | None = None
+
+        def _authorization(self, auth: tuple[str, str]) -> str:
+            if self._auth is None or self._auth[0] != auth:
+                # aiohttp 3.14 deprecates BasicAuth objects (the SDK's own client uses them).
+                self._auth = (auth, aiohttp.encode_basic_auth(*auth))
+            return self._auth[1]
 
         async def request(self, method, url, params=None, data=None, headers=None,
                           auth=None, timeout=None, allow_redirects=False):
             state = SimpleNamespace(sent=False)
             headers = dict(headers or {})
             if auth:
-                # aiohttp 3.14 deprecates BasicAuth objects (the SDK's own client uses them).
-                headers["Authorization"] = aiohttp.encode_basic_auth(*auth)
+                headers["Authorization"] = self._authorization(tuple(auth))
             kwargs = {"method": method.upper(), "url": url, "params": params, "data": data,
                       "headers": headers, "allow_redirects": allow_redirects}
             # Not the SDK's log_request: it logs every request at INFO, phone numbers and all.
             log.debug("twilio %s %s", kwargs["method"], url)
+            limit = self._timeout if timeout is None else aiohttp.ClientTimeout(total=timeout)
+            marked = _request_state.set(state)
             try:
-                async with self.session.request(
-                        **kwargs, timeout=aiohttp.ClientTimeout(total=timeout or self.timeout),
-                        trace_request_ctx=state) as response:
+                async with self.session.request(**kwargs, timeout=limit) as response:
                     text = await response.text()
             except (TimeoutError, aiohttp.ClientError) as exc:
                 raise _transport_error(exc, kwargs["method"], state.sent) from exc
+            finally:
+                _request_state.reset(marked)
             _last_headers.set(dict(response.headers))
             return Response(response.status, text, response.headers)
 

@@ -80,8 +80,9 @@ class _Lane:
         self.start_on_claim = policy.max_batch > 1 and not self.reconcilable
         self.address_kind = getattr(channel.capabilities, "address", None)
         # Claim a few rounds ahead of the senders, no more: every held row is a message a
-        # crash leaves to reconcile.
-        wide = max(policy.max_batch * min(policy.concurrency, 4), policy.concurrency * 8, 32)
+        # crash leaves to reconcile. 32 rounds of single sends: a claim's fixed cost (a
+        # write transaction, a lookup, two thread hops) was a sixth of an unthrottled SMS.
+        wide = max(policy.max_batch * min(policy.concurrency, 4), policy.concurrency * 32, 32)
         if self.start_on_claim:
             wide = policy.max_batch * min(policy.concurrency, 4)
         # Never hold more than a quarter lease's worth of sends: a lease must not expire
