@@ -25,10 +25,15 @@ def fill(engine, n: int) -> Outbox:
 
 def test_concurrent_claimers_never_share_a_row(pg_engine):
     fill(pg_engine, 1500)
+    # Claims take a couple of milliseconds: without a common start, the first thread can
+    # drain the table before the last one has started.
+    start = threading.Barrier(3)
 
     def drain(owner: str) -> list[int]:
         box, got = Outbox(pg_engine), []
-        while claims := box.claim(owner, limit=40, lease=60):
+        box.counts()  # connect first, so the race is over claims, not connections
+        start.wait(timeout=30)
+        while claims := box.claim(owner, limit=20, lease=60):
             got += [c.id for c in claims]
         return got
 
