@@ -186,7 +186,7 @@ def _http_client_class() -> type:
                 raise _transport_error(exc, kwargs["method"], state.sent) from exc
             finally:
                 _request_state.reset(marked)
-            _last_headers.set(dict(response.headers))
+            _last_headers.set(response.headers)  # a read-only view: nothing to copy
             return Response(response.status, text, response.headers)
 
     return TrackingHttpClient

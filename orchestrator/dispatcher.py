@@ -355,7 +355,9 @@ class Dispatcher:
         started = False
         try:
             async with lane.gate.slots:
-                if not await self._admit(lane):
+                # An unpaced, open channel admits at once: no coroutine to run per send.
+                open_now = lane.gate.bucket is None and lane.gate.blocked_for() == 0
+                if not (open_now and not self._stopping or await self._admit(lane)):
                     return self._add(lane, [self._release(c, delay=lane.gate.blocked_for())
                                             for c in claims])
                 if not all(self._lease_holds(c) for c in claims):
