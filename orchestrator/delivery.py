@@ -23,8 +23,8 @@ from orchestrator.ratelimit import Backoff, rate_limit_reset
 if TYPE_CHECKING:
     import httpx
 
+    from orchestrator.claims import Claimed
     from orchestrator.config import Config
-    from orchestrator.outbox import Claimed
 
 
 def build_channels(config: Config, http: httpx.AsyncClient | None = None) -> dict[str, Channel]:

@@ -14,7 +14,6 @@ a caller passes `now`, as tests with a fake clock do.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -23,26 +22,20 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Engine,
-    Integer,
-    Interval,
-    and_,
-    bindparam,
     func,
     literal,
-    or_,
     select,
     update,
 )
 
-from channels.base import Message
 from orchestrator.bulk import CHUNK, driver_rows, insert_ignore_many, matching, settle_many
+from orchestrator.claims import Claimed, claim_statements, claimed
 from orchestrator.lease import now_expr, shift
 from orchestrator.store.engine import SQLITE_IMMEDIATE
 from orchestrator.store.schema import audit_log, outbox, outbox_state, suppressions
@@ -87,36 +80,6 @@ class OutboxRow:
 
 
 @dataclass(slots=True)
-class Claimed:
-    """A row this dispatcher holds the lease of (`token`)."""
-
-    id: int
-    key: str
-    channel: str
-    recipient: str | None
-    body: str
-    subject: str | None
-    payload: dict[str, Any]
-    urgent: bool
-    fallback: tuple[str, ...]
-    contact_id: int | None
-    run_id: int | None
-    step_key: str | None
-    audience: str | None
-    attempts: int
-    max_attempts: int
-    token: str
-    reclaimed: bool = False  # its previous lease expired: the provider may have it already
-    started: bool = False    # a send was begun under the previous lease
-    claimed_at: float = 0.0  # time.monotonic() just before the claim: the lease runs from here
-
-    def message(self) -> Message:
-        return Message(idempotency_key=self.key, body=self.body, recipient=self.recipient,
-                       subject=self.subject, html=self.payload.get("html"),
-                       metadata=dict(self.payload.get("metadata") or {}))
-
-
-@dataclass(slots=True)
 class Settlement:
     """The new state of one claimed row; applied only while the claim's lease token holds."""
 
@@ -138,13 +101,6 @@ class SettleExtras:
     suppress: list[tuple[str, str, str]] = field(default_factory=list)  # kind, address, reason
 
 
-# What a sender needs from a claimed row (no timestamps: converting them costs time),
-# read as the driver returns it (see bulk.driver_rows).
-_CLAIM_COLUMNS = [outbox.c[name] for name in (
-    "id", "idempotency_key", "channel", "recipient", "body", "subject", "payload", "urgent",
-    "fallback", "contact_id", "run_id", "step_key", "audience", "attempts", "max_attempts")]
-
-
 def _row_values(row: OutboxRow, now: datetime, suppressed: str | None) -> tuple[Any, ...]:
     """The row as `insert_ignore_many` takes it: a value per bulk.NAMES entry, in order.
     `suppressed` is why its recipient must not be sent anything, if so."""
@@ -154,58 +110,6 @@ def _row_values(row: OutboxRow, now: datetime, suppressed: str | None) -> tuple[
             row.contact_id, row.audience, row.subject, row.body, row.payload, row.urgent,
             row.max_attempts, row.next_attempt_at, tuple(row.fallback) or None, state,
             error, 0, now, now)
-
-
-def _claimed(row: Any, token: str, previous: dict[int, tuple[str, Any]],
-             started_at: float) -> Claimed:
-    """A claim from a driver row of _CLAIM_COLUMNS (JSON still text on SQLite)."""
-    (id_, key, channel, recipient, body, subject, payload, urgent, fallback, contact_id,
-     run_id, step_key, audience, attempts, max_attempts) = row
-    state, sent_at = previous.get(id_, ("pending", None))
-    if payload.__class__ is str:
-        payload = json.loads(payload)
-    if fallback.__class__ is str:
-        fallback = json.loads(fallback)
-    return Claimed(id_, key, channel, recipient, body or "", subject, payload or {},
-                   bool(urgent), tuple(fallback or ()), contact_id, run_id, step_key,
-                   audience, attempts, max_attempts, token, state == "in_flight",
-                   sent_at is not None, started_at)
-
-
-@lru_cache(maxsize=64)
-def _claim_statements(postgres: bool, names: tuple[str, ...] | None, start: bool,
-                      server_time: bool) -> tuple[Any, Any, Any]:
-    """The claim's three statements for one shape, built once: constructing them costs
-    more than running them. "Now" is the server's on PostgreSQL unless a time was given
-    (`at`, with `expires` worked out in Python)."""
-    if server_time:
-        at: Any = func.statement_timestamp(type_=UTCDateTime)
-        expires: Any = at + bindparam("lease", type_=Interval())
-    else:
-        at = bindparam("at", type_=UTCDateTime)
-        expires = bindparam("expires", type_=UTCDateTime)
-    lease_values = {"state": "in_flight", "lease_owner": bindparam("owner"),
-                    "lease_token": bindparam("token"), "lease_expires_at": expires,
-                    "updated_at": at}
-    if start:
-        lease_values["sent_at"] = at
-
-    def due(condition, query):
-        query = query.where(condition).limit(bindparam("limit", type_=Integer))
-        if names is not None:
-            query = query.where(outbox.c.channel.in_(names))
-        # Several dispatchers: each skips the rows another is claiming right now.
-        return query.with_for_update(skip_locked=True) if postgres else query
-
-    expired = due(and_(outbox_state("in_flight"), outbox.c.lease_expires_at < at),
-                  select(outbox.c.id, outbox.c.sent_at))
-    claim = update(outbox).values(**lease_values).returning(*_CLAIM_COLUMNS)
-    by_ids = claim.where(outbox.c.id.in_(bindparam("ids", expanding=True)))
-    pending = claim.where(outbox.c.id.in_(due(
-        and_(outbox_state("pending"), or_(outbox.c.next_attempt_at.is_(None),
-                                              outbox.c.next_attempt_at <= at)),
-        select(outbox.c.id)).scalar_subquery()))
-    return expired, by_ids, pending
 
 
 class Outbox:
@@ -272,7 +176,7 @@ class Outbox:
         token = uuid.uuid4().hex
         names = tuple(channels) if channels is not None else None
         server_time = now is None and self.postgres
-        expired, by_ids, pending = _claim_statements(self.postgres, names, start, server_time)
+        expired, by_ids, pending = claim_statements(self.postgres, names, start, server_time)
         params: dict[str, Any] = {"owner": owner, "token": token}
         if server_time:
             params["lease"] = timedelta(seconds=lease)
@@ -291,7 +195,7 @@ class Outbox:
                 # Pending rows: one UPDATE over a sub-select, no ids through Python.
                 rows += driver_rows(conn, pending, {**params, "limit": limit - len(rows)})
         rows.sort(key=itemgetter(0))  # by id: batches and lock order are deterministic
-        return [_claimed(r, token, previous, started_at) for r in rows]
+        return [claimed(r, token, previous, started_at) for r in rows]
 
     def renew(self, owner: str, lease: float, now: datetime | None = None) -> int:
         """Extend every unexpired lease `owner` holds by `lease` seconds from now; how many

@@ -88,7 +88,7 @@ def build_parts(setup: Setup, engine: Any, clock: Any, on_step: Any, *,
     `timers_engine` (default: `engine`) carries the leader's timer writes: incidents, the
     runner and what its steps enqueue. The dispatcher and the web use the plain `engine`.
     """
-    from orchestrator.dispatcher import Dispatcher
+    from orchestrator.dispatcher import Dispatcher, quiet_window
     from orchestrator.incidents import IncidentManager
     from orchestrator.playbook.ports import PostsCalendar
     from orchestrator.playbook.runner import Runner
@@ -151,13 +151,6 @@ def sending_channels(config: Any, http: Any = None) -> dict[str, Any]:
     return build_channels(config.model_copy(update={"channels": senders}), http=http)
 
 
-def quiet_window(config: Any) -> Any:
-    from orchestrator.dispatcher import QuietWindow
-
-    quiet = config.quiet_hours
-    if quiet is None:
-        return None
-    return QuietWindow(quiet.start, quiet.end, frozenset(quiet.channels), config.timezone)
 
 
 def restart_only_changes(old: Any, new: Any) -> list[str]:
