@@ -137,14 +137,14 @@ def settle_many(conn: Connection, table: str, shared: tuple[str, str | None, int
         if len(ids) < IN_LIST_MIN:
             singles += [(*params, row_id) for row_id in ids]
         else:
-            lists += [(*params, *ids[i:i + CHUNK]) for i in range(0, len(ids), CHUNK)]
+            lists += [(ids[i:i + CHUNK], params) for i in range(0, len(ids), CHUNK)]
     sql = _SETTLE_SQL.format(table=table, p=p)
     raw = conn.connection.driver_connection
     cursor = raw.cursor()
     applied, before = 0, 0 if postgres else raw.total_changes
     try:
-        for params in lists:
-            cursor.execute(f"{sql}id IN ({', '.join([p] * (len(params) - 9))})", params)
+        for chunk, params in lists:
+            cursor.execute(f"{sql}id IN ({', '.join([p] * len(chunk))})", (*params, *chunk))
             applied += cursor.rowcount if postgres else 0
         if singles:
             cursor.executemany(f"{sql}id = {p}", singles)
