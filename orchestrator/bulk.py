@@ -125,12 +125,18 @@ def settle_many(conn: Connection, table: str, shared: tuple[str, str | None, int
     chunk, the rest one executemany: straight to the driver, as for inserts."""
     state, error, increment, now = shared
     postgres = conn.dialect.name == "postgresql"
-    convert = (lambda v: v) if postgres else sqlite_time
     p = "%s" if postgres else "?"
+    times: dict[datetime | None, Any] = {None: None}  # each distinct time converted once
+
+    def convert(value: datetime | None) -> Any:
+        if value not in times:
+            times[value] = value if postgres else sqlite_time(value)
+        return times[value]
+
     head = (state, error, increment, convert(now))
     same: dict[tuple, list[int]] = {}
-    for row_id, *values in rows:
-        same.setdefault(tuple(values), []).append(row_id)
+    for row_id, provider, next_at, lease_at, sent_at in rows:
+        same.setdefault((provider, next_at, lease_at, sent_at), []).append(row_id)
     singles, lists = [], []
     for (provider, next_at, lease_at, sent_at), ids in same.items():
         params = (*head, provider, convert(next_at), convert(lease_at), convert(sent_at), token)
