@@ -70,7 +70,8 @@ def insert_ignore_many(conn: Connection, table: str, rows: Sequence[Sequence[Any
     for i in _JSON:
         columns[i] = _converted(columns[i], _json)
     if conn.dialect.name == "postgresql":
-        params = ", ".join(f"%s::{COLUMNS[n]}[]" for n in NAMES)
+        # %b: binary arrays; in text format psycopg quotes element by element with a regex.
+        params = ", ".join(f"%b::{COLUMNS[n]}[]" for n in NAMES)
         sql = (f"INSERT INTO {table} ({column_list}) SELECT * FROM unnest({params}) "
                "ON CONFLICT (idempotency_key) DO NOTHING")
         with raw.cursor() as cursor:

@@ -160,9 +160,8 @@ class Outbox:
     def _insert(self, conn, rows: Sequence[OutboxRow], now: datetime) -> int:
         """Insert `rows` in the caller's transaction, suppressed recipients as such."""
         suppressed = suppressed_addresses(conn, {r.recipient for r in rows if r.recipient})
-        values = [_row_values(r, now, suppressed.get(r.recipient or "")) for r in rows]
-        return sum(insert_ignore_many(conn, outbox.name, values[start:start + CHUNK])
-                   for start in range(0, len(values), CHUNK))
+        return insert_ignore_many(conn, outbox.name, [
+            _row_values(r, now, suppressed.get(r.recipient or "")) for r in rows])
 
     # -- claim ---------------------------------------------------------------------
 
