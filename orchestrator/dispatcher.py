@@ -28,10 +28,8 @@ from channels.base import Channel, Delivery
 from orchestrator.audiences import SUPPRESSION_KIND, contact_details, quiet_until
 from orchestrator.delivery import LanePolicy, Verdict, judge, policy_for
 from orchestrator.errors import DeliveryError, PermanentDeliveryError
-from orchestrator.lanes import Lane as _Lane
-from orchestrator.lanes import QuietWindow, quiet_window
-from orchestrator.ledger import DispatchStats, Ledger
-from orchestrator.ledger import Outcome as _Item
+from orchestrator.lanes import Lane, QuietWindow, quiet_window
+from orchestrator.ledger import DispatchStats, Ledger, Outcome
 from orchestrator.outbox import (
     Claimed,
     Outbox,
@@ -76,7 +74,7 @@ class Dispatcher:
         self.on_send = on_send
         self.poll_interval, self.flush_interval = poll_interval, flush_interval
         self.block_release, self.down_retry = block_release, down_retry
-        self.lanes = {name: _Lane(name, ch, (policies or {}).get(name) or policy_for(ch), lease)
+        self.lanes = {name: Lane(name, ch, (policies or {}).get(name) or policy_for(ch), lease)
                       for name, ch in self.channels.items()}
         self.ledger = Ledger(self.outbox, self.channels, self._store_now)
         self.stats = self.ledger.stats
@@ -149,7 +147,7 @@ class Dispatcher:
 
     # -- claiming ------------------------------------------------------------------
 
-    async def _lane_loop(self, lane: _Lane) -> None:
+    async def _lane_loop(self, lane: Lane) -> None:
         while not self._stopping:
             if lane.room_left() <= 0 or lane.gate.blocked_for() > 0:
                 lane.room.clear()
@@ -179,7 +177,7 @@ class Dispatcher:
         except TimeoutError:
             pass
 
-    async def _start(self, lane: _Lane, claims: list[Claimed]) -> None:
+    async def _start(self, lane: Lane, claims: list[Claimed]) -> None:
         """Filter fresh claims, then start their sends (or reconciliations)."""
         down = await self._down_platforms(lane)
         if down:
@@ -210,8 +208,8 @@ class Dispatcher:
             for claim in fresh:
                 self._spawn(lane, self._send(lane, [claim]), [claim])
 
-    def _screen(self, lane: _Lane, claim: Claimed, suppressed: dict[str, str],
-                details: dict[int, dict[str, Any]], now: datetime) -> _Item | None:
+    def _screen(self, lane: Lane, claim: Claimed, suppressed: dict[str, str],
+                details: dict[int, dict[str, Any]], now: datetime) -> Outcome | None:
         """Why a claim must not be sent now (suppressed, quiet hours), or None."""
         if claim.recipient in suppressed:
             return self._item(claim, Verdict("suppressed", error=f"suppressed: "
@@ -221,12 +219,12 @@ class Dispatcher:
             zone = (details.get(claim.contact_id) or {}).get("timezone") or quiet.timezone
             morning = quiet_until(now, zone, quiet.start, quiet.end)
             if morning is not None:
-                return _Item(Settlement(claim, "pending", error=f"quiet hours in {zone}",
+                return Outcome(Settlement(claim, "pending", error=f"quiet hours in {zone}",
                                         next_attempt_at=morning, count_attempt=False),
                              "deferred")
         return None
 
-    def _lookup(self, lane: _Lane, claims: list[Claimed]):
+    def _lookup(self, lane: Lane, claims: list[Claimed]):
         with self.engine.connect() as conn:
             suppressed = suppressed_addresses(conn, {c.recipient for c in claims if c.recipient})
             details = {}
@@ -234,7 +232,7 @@ class Dispatcher:
                 details = contact_details(conn, [c.contact_id for c in claims if c.contact_id])
         return suppressed, details
 
-    async def _down_platforms(self, lane: _Lane) -> list[str]:
+    async def _down_platforms(self, lane: Lane) -> list[str]:
         if not lane.policy.depends_on:
             return []
         now = self.clock()
@@ -249,7 +247,7 @@ class Dispatcher:
             return dict(conn.execute(select(platform_states.c.platform,
                                             platform_states.c.state)).all())
 
-    def _platform_down(self, claim: Claimed, down: list[str]) -> _Item:
+    def _platform_down(self, claim: Claimed, down: list[str]) -> Outcome:
         reason = "platform " + ", ".join(down)
         if self._fallback(claim):
             return self._item(claim, Verdict("failed", error=reason, failover=True))
@@ -259,12 +257,12 @@ class Dispatcher:
 
     # -- sending -------------------------------------------------------------------
 
-    def _spawn(self, lane: _Lane, coroutine, claims: list[Claimed]) -> None:
+    def _spawn(self, lane: Lane, coroutine, claims: list[Claimed]) -> None:
         task = asyncio.create_task(self._guarded(lane, coroutine, claims))
         lane.tasks.add(task)
         task.add_done_callback(lane.tasks.discard)
 
-    async def _guarded(self, lane: _Lane, coroutine, claims: list[Claimed]) -> None:
+    async def _guarded(self, lane: Lane, coroutine, claims: list[Claimed]) -> None:
         try:
             await coroutine
         except asyncio.CancelledError:
@@ -275,7 +273,7 @@ class Dispatcher:
             self.stats.left_in_flight += len(claims)
             lane.release(len(claims))
 
-    async def _admit(self, lane: _Lane) -> bool:
+    async def _admit(self, lane: Lane) -> bool:
         """Wait for the channel to open and a token; False means hand the claim back."""
         gate = lane.gate
         while True:
@@ -290,7 +288,7 @@ class Dispatcher:
             if gate.blocked_for() == 0:
                 return True
 
-    async def _send(self, lane: _Lane, claims: list[Claimed]) -> None:
+    async def _send(self, lane: Lane, claims: list[Claimed]) -> None:
         started = False
         try:
             async with lane.gate.slots:
@@ -317,7 +315,7 @@ class Dispatcher:
             raise
         self._judge(lane, claims, outcomes, seconds)
 
-    async def _call(self, lane: _Lane, claims: list[Claimed]) -> list[Any]:
+    async def _call(self, lane: Lane, claims: list[Claimed]) -> list[Any]:
         channel = lane.channel
         try:
             if len(claims) == 1:
@@ -329,7 +327,7 @@ class Dispatcher:
             log.exception("channel %s raised", lane.name)
             return [exc] * len(claims)
 
-    async def _reconcile(self, lane: _Lane, claim: Claimed) -> None:
+    async def _reconcile(self, lane: Lane, claim: Claimed) -> None:
         async with lane.gate.slots:
             if not await self._admit(lane):
                 return self._add(lane, [self._release(claim, delay=lane.gate.blocked_for())])
@@ -347,7 +345,7 @@ class Dispatcher:
             found = _Unsettled(str(found))  # the provider could not answer yet: ask later
         self._judge(lane, [claim], [found])
 
-    def _judge(self, lane: _Lane, claims: list[Claimed], outcomes: list[Any],
+    def _judge(self, lane: Lane, claims: list[Claimed], outcomes: list[Any],
                seconds: float | None = None) -> None:
         """Verdicts on provider answers; `seconds` (the call's latency) only for sends."""
         items, now = [], self.clock()
@@ -388,7 +386,7 @@ class Dispatcher:
     def _fallback(self, claim: Claimed) -> str | None:
         return next((name for name in claim.fallback if name in self.channels), None)
 
-    def _item(self, claim: Claimed, verdict: Verdict, now: datetime | None = None) -> _Item:
+    def _item(self, claim: Claimed, verdict: Verdict, now: datetime | None = None) -> Outcome:
         now = now or self.clock()
         settlement = Settlement(
             claim, verdict.state, provider_id=verdict.provider_id, error=verdict.error,
@@ -400,21 +398,21 @@ class Dispatcher:
             )
         target = self._fallback(claim) if verdict.failover else None
         stat = {"pending": "retried", "in_flight": "retried"}.get(verdict.state, verdict.state)
-        return _Item(settlement, "failed_over" if target else stat, failover_to=target)
+        return Outcome(settlement, "failed_over" if target else stat, failover_to=target)
 
-    def _release(self, claim: Claimed, delay: float = 0.0, error: str | None = None) -> _Item:
+    def _release(self, claim: Claimed, delay: float = 0.0, error: str | None = None) -> Outcome:
         when = self.clock() + timedelta(seconds=delay) if delay > 0 else None
-        return _Item(Settlement(claim, "pending", error=error, next_attempt_at=when,
+        return Outcome(Settlement(claim, "pending", error=error, next_attempt_at=when,
                                 count_attempt=False), "released")
 
-    def _abandon(self, lane: _Lane, claims: list[Claimed]) -> None:
+    def _abandon(self, lane: Lane, claims: list[Claimed]) -> None:
         """Our lease may be gone (the process stalled): another dispatcher owns the row now."""
         log.warning("lane %s: %d leases lapsed before sending; left to whoever reclaims them",
                     lane.name, len(claims))
         self.stats.left_in_flight += len(claims)
         lane.release(len(claims))
 
-    def _add(self, lane: _Lane, items: list[_Item]) -> None:
+    def _add(self, lane: Lane, items: list[Outcome]) -> None:
         self.ledger.add(items)
         lane.release(len(items))
 

@@ -43,14 +43,6 @@ class DispatchStats:
 
 
 @dataclass
-class _Item:
-    settlement: Settlement
-    stat: str                        # the DispatchStats counter this outcome adds to
-    failover_to: str | None = None
-    suppress: tuple[str, str, str] | None = None
-
-
-@dataclass
 class Outcome:
     """One row's settlement, and what else it entails."""
 
